@@ -1,0 +1,15 @@
+module github.com/backstop-go/backstop/examples
+
+go 1.26.0
+
+require github.com/backstop-go/backstop v0.0.0
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0 // indirect
+	github.com/jackc/pgpassfile v1.0.0 // indirect
+	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
+	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	golang.org/x/text v0.43.0 // indirect
+)
+
+replace github.com/backstop-go/backstop => ../
