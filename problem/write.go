@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -170,7 +171,7 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 
 	h := w.Header()
 	for k, v := range p.Header {
-		h[k] = v
+		h[k] = slices.Clip(v) // a later Add must not grow into p's array
 	}
 	if asXML {
 		h["Content-Type"] = headerXML
