@@ -1,0 +1,194 @@
+package validation
+
+import (
+	"reflect"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// JSONFieldName returns the member name encoding/json uses for the struct
+// field f, or "" when f has no member of its own: a field tagged `json:"-"`,
+// an unexported field, or an embedded struct without a name in its tag,
+// whose fields are promoted into the enclosing object.
+//
+// The default validator of [New] uses it as its tag name function, so that
+// FieldError.Field and FieldError.Namespace hold JSON names (useful in
+// translated messages). To do the same with your own *validator.Validate:
+//
+//	v := validator.New(validator.WithRequiredStructEnabled(), validator.WithTagNameFuncBlankOmit())
+//	v.RegisterTagNameFunc(validation.JSONFieldName)
+//
+// The pointers of a [Validator] do not depend on it: they are built from the
+// Go types.
+func JSONFieldName(f reflect.StructField) string {
+	name, _, ok := jsonName(f)
+	if !ok {
+		return ""
+	}
+	return name
+}
+
+// jsonName reports how encoding/json treats the struct field f: its member
+// name, whether it is an embedded struct whose fields are promoted (then
+// name is ""), and whether it takes part in JSON at all.
+func jsonName(f reflect.StructField) (name string, promoted, ok bool) {
+	tag := f.Tag.Get("json")
+	if tag == "-" {
+		return "", false, false
+	}
+	name, _, _ = strings.Cut(tag, ",")
+	if !isValidTag(name) {
+		name = ""
+	}
+	if f.Anonymous {
+		t := f.Type
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if !f.IsExported() && t.Kind() != reflect.Struct {
+			return "", false, false
+		}
+		if name == "" && t.Kind() == reflect.Struct {
+			return "", true, true
+		}
+	} else if !f.IsExported() {
+		return "", false, false
+	}
+	if name == "" {
+		name = f.Name
+	}
+	return name, false, true
+}
+
+// isValidTag reports whether encoding/json accepts s as a member name in a
+// struct tag; it falls back to the Go field name otherwise.
+func isValidTag(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
+		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
+			return false
+		}
+	}
+	return true
+}
+
+// jsonField is one member of a struct's JSON object.
+type jsonField struct {
+	name   string
+	typ    reflect.Type
+	depth  int
+	tagged bool
+}
+
+// fieldSet is the set of members encoding/json decodes into a struct type.
+type fieldSet struct {
+	byName map[string]reflect.Type
+	list   []jsonField
+}
+
+// lookup finds the member for an object key as encoding/json does: an exact
+// match first, then a case-insensitive one.
+func (fs *fieldSet) lookup(key string) (reflect.Type, bool) {
+	if t, ok := fs.byName[key]; ok {
+		return t, true
+	}
+	for _, f := range fs.list {
+		if strings.EqualFold(f.name, key) {
+			return f.typ, true
+		}
+	}
+	return nil, false
+}
+
+var fieldCache sync.Map // reflect.Type -> *fieldSet
+
+// fieldsOf returns the JSON members of the struct type t, with promoted
+// fields of embedded structs and the dominance rules of encoding/json: the
+// shallowest name wins, and of several at that depth the single tagged one,
+// or none.
+func fieldsOf(t reflect.Type) *fieldSet {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(*fieldSet)
+	}
+	type level struct {
+		t     reflect.Type
+		depth int
+	}
+	var all []jsonField
+	visited := map[reflect.Type]bool{}
+	queue := []level{{t, 0}}
+	for len(queue) > 0 {
+		l := queue[0]
+		queue = queue[1:]
+		if visited[l.t] {
+			continue
+		}
+		visited[l.t] = true
+		for i := range l.t.NumField() {
+			sf := l.t.Field(i)
+			name, promoted, ok := jsonName(sf)
+			switch {
+			case !ok:
+			case promoted:
+				queue = append(queue, level{deref(sf.Type), l.depth + 1})
+			default:
+				tagName, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
+				all = append(all, jsonField{name: name, typ: sf.Type, depth: l.depth, tagged: isValidTag(tagName)})
+			}
+		}
+	}
+	fs := &fieldSet{byName: make(map[string]reflect.Type, len(all))}
+	byName := map[string][]jsonField{}
+	var order []string
+	for _, f := range all {
+		if _, seen := byName[f.name]; !seen {
+			order = append(order, f.name)
+		}
+		byName[f.name] = append(byName[f.name], f)
+	}
+	for _, name := range order {
+		fields := byName[name]
+		minDepth := fields[0].depth
+		for _, f := range fields {
+			minDepth = min(minDepth, f.depth)
+		}
+		var winner *jsonField
+		var shallow, tagged int
+		for i, f := range fields {
+			if f.depth != minDepth {
+				continue
+			}
+			shallow++
+			if f.tagged {
+				tagged++
+				winner = &fields[i]
+			}
+		}
+		if shallow == 1 {
+			for i, f := range fields {
+				if f.depth == minDepth {
+					winner = &fields[i]
+				}
+			}
+		} else if tagged != 1 {
+			continue // ambiguous: encoding/json drops the name
+		}
+		fs.byName[name] = winner.typ
+		fs.list = append(fs.list, *winner)
+	}
+	actual, _ := fieldCache.LoadOrStore(t, fs)
+	return actual.(*fieldSet)
+}
+
+// deref strips pointer types.
+func deref(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t
+}
