@@ -1,0 +1,391 @@
+// Package pgtest gives tests a real PostgreSQL server.
+//
+// The server is the one at DATABASE_URL when that is set. Otherwise it is a
+// throwaway server that the first call to [URL] or [Conn] starts for the
+// whole test binary (initdb and postgres in a temporary directory, listening
+// on a free loopback port, with its Unix socket in that directory, fsync off)
+// and that [Main] stops and deletes once the tests have run. PostgreSQL
+// refuses to run as root, so when the tests do, the server runs as the
+// "postgres" user (or "nobody") instead.
+//
+// Without DATABASE_URL and without the initdb and postgres binaries (on
+// PATH, in /usr/lib/postgresql/*/bin or /usr/local/pgsql/bin), tests that
+// ask for a server are skipped, or fail when the environment variable CI is
+// set, so that CI can never skip them silently.
+//
+// Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+//	func TestX(t *testing.T) {
+//		conn := pgtest.Conn(t) // a private schema, dropped after the test
+//		...
+//	}
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the environment variable holding the URL of an existing
+// server to use instead of starting one.
+const EnvURL = "DATABASE_URL"
+
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 15 * time.Second
+	logName      = "postgres.log"
+)
+
+var (
+	mainCalled bool
+
+	shared struct {
+		once sync.Once
+		srv  *server
+		url  string
+		err  error
+	}
+)
+
+// Main runs the tests of m, stops the server they shared, if one was
+// started, and exits with the tests' code. Call it from TestMain.
+func Main(m *testing.M) {
+	mainCalled = true
+	code := m.Run()
+	if shared.srv != nil {
+		if err := shared.srv.stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "pgtest:", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// URL returns the URL of the shared server: DATABASE_URL, or the server
+// started for this test binary. It skips t, or fails it when CI is set, when
+// there is neither.
+func URL(t testing.TB) string {
+	t.Helper()
+	if u := os.Getenv(EnvURL); u != "" {
+		return u
+	}
+	if !mainCalled {
+		t.Fatal("pgtest: call pgtest.Main from TestMain, so the server it starts is stopped")
+	}
+	shared.once.Do(func() {
+		initdb, postgres, err := findBinaries()
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.srv, shared.err = start(initdb, postgres)
+		if shared.srv != nil {
+			shared.url = shared.srv.url()
+		}
+	})
+	if errors.Is(shared.err, errNoBinaries) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("pgtest: %v, and CI is set: install PostgreSQL or set %s", shared.err, EnvURL)
+		}
+		t.Skipf("pgtest: %v; install PostgreSQL or set %s", shared.err, EnvURL)
+	}
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.url
+}
+
+// Conn returns a connection to the shared server whose search_path is a new
+// schema of its own, so tests can create tables without seeing each other's.
+// The schema is dropped and the connection closed when t ends.
+func Conn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(URL(t))
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", EnvURL, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer admin.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "pgtest_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	cfg.RuntimeParams["search_path"] = schema
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = conn.Close(ctx)
+		admin, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("pgtest: drop schema %s: %v", schema, err)
+		}
+	})
+	return conn
+}
+
+var errNoBinaries = errors.New("no PostgreSQL server binaries (initdb, postgres) found")
+
+// findBinaries looks for initdb and postgres side by side: on PATH, then in
+// the Debian and source-install locations, newest version first.
+func findBinaries() (initdb, postgres string, err error) {
+	var dirs []string
+	if p, err := exec.LookPath("postgres"); err == nil {
+		dirs = append(dirs, filepath.Dir(p))
+	}
+	dirs = append(dirs, "/usr/local/bin")
+	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(debian, func(a, b string) int { return versionOf(b) - versionOf(a) })
+	dirs = append(dirs, debian...)
+	dirs = append(dirs, "/usr/local/pgsql/bin", "/usr/pgsql/bin")
+	for _, d := range dirs {
+		i, p := filepath.Join(d, "initdb"), filepath.Join(d, "postgres")
+		if isExecutable(i) && isExecutable(p) {
+			return i, p, nil
+		}
+	}
+	return "", "", errNoBinaries
+}
+
+func versionOf(dir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
+	return n
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// server is a postgres process in its own directory.
+type server struct {
+	dir  string
+	port int
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+func (s *server) url() string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User("postgres"),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)),
+		Path:     "/postgres",
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// start runs initdb and postgres in a new temporary directory.
+func start(initdb, postgres string) (*server, error) {
+	cred, err := unprivileged()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(tempParent(cred), "pgtest-*")
+	if err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	s := &server{dir: dir}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
+	for _, d := range []string{data, sock} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, fmt.Errorf("pgtest: %w", err)
+		}
+	}
+	if cred != nil {
+		for _, d := range []string{dir, data, sock} {
+			if err := os.Chown(d, int(cred.uid), int(cred.gid)); err != nil {
+				return nil, fmt.Errorf("pgtest: %w", err)
+			}
+		}
+	}
+	logPath := filepath.Join(dir, logName)
+	cmd := exec.Command(initdb, "-D", data, "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--no-locale", "--no-sync")
+	configureCmd(cmd, cred)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
+	}
+	// A free port may be taken between probing and binding: try a few.
+	for attempt := 0; ; attempt++ {
+		s.port, err = freePort()
+		if err != nil {
+			return nil, err
+		}
+		err = s.run(postgres, data, sock, logPath, cred)
+		if err == nil {
+			break
+		}
+		if attempt == 2 {
+			return nil, err
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+// run starts postgres on s.port and waits until it accepts connections.
+func (s *server) run(postgres, data, sock, logPath string, cred *runAs) error {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(postgres, "-D", data, "-k", sock, "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "max_connections=50", "-c", "shared_buffers=16MB")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	configureCmd(cmd, cred)
+	if err := startCmd(cmd); err != nil {
+		return fmt.Errorf("pgtest: start postgres: %w", err)
+	}
+	s.cmd, s.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.done) }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		conn, err := pgx.Connect(ctx, s.url())
+		if err == nil {
+			_ = conn.Close(ctx)
+			return nil
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("pgtest: postgres exited: %v\n%s", cmd.ProcessState, logTail(logPath))
+		case <-ctx.Done():
+			_ = s.kill()
+			return fmt.Errorf("pgtest: postgres not ready after %v: %v\n%s", startTimeout, err, logTail(logPath))
+		case <-tick.C:
+		}
+	}
+}
+
+// stop shuts postgres down (fast mode: SIGINT), kills it if that takes too
+// long, and removes its directory.
+func (s *server) stop() error {
+	defer os.RemoveAll(s.dir)
+	// SIGINT is PostgreSQL's fast shutdown. Where signals do not exist
+	// (Windows) this fails and the timeout kills the process.
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(stopTimeout):
+		return s.kill()
+	}
+}
+
+func (s *server) kill() error {
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	return errors.New("pgtest: postgres did not stop in time and was killed")
+}
+
+// runAs is the user PostgreSQL runs as when the tests run as root.
+type runAs struct{ uid, gid uint32 }
+
+// unprivileged returns the user to run PostgreSQL as when the tests run as
+// root, which PostgreSQL refuses, or nil.
+func unprivileged() (*runAs, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+		if err1 != nil || err2 != nil || uid == 0 {
+			continue
+		}
+		return &runAs{uid: uint32(uid), gid: uint32(gid)}, nil
+	}
+	return nil, errors.New("pgtest: running as root, and neither a postgres nor a nobody user exists to run PostgreSQL as")
+}
+
+// tempParent returns where to create the server's directory: the usual
+// temporary directory, unless the server runs as another user who could not
+// reach it (a TMPDIR under /root), then /tmp.
+func tempParent(cred *runAs) string {
+	dir := os.TempDir()
+	if cred == nil {
+		return dir
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if d == filepath.Dir(d) {
+			return dir
+		}
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// logTail returns the last lines of the server log, for error messages.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return "--- tail of " + path + " ---\n" + strings.Join(lines, "\n")
+}
