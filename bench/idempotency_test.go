@@ -1,0 +1,160 @@
+package bench
+
+// Idempotency benchmarks: the overhead of backstop's idempotency middleware
+// over a bare handler, for a first request (claim, run, record) and for a
+// replay, with the in-memory store and with Redis. Every request carries a
+// 1 KiB body, which is read and hashed; the handler reads it and answers
+// 201 with a small JSON body. No Go peer is benchmarked: none of the Go
+// idempotency libraries is a dependency of this module (see the research
+// notes), and their designs differ (no fingerprint, no scope). Redis
+// benchmarks use BENCH_REDIS_ADDR (default 127.0.0.1:6379) and skip when it
+// does not answer.
+//
+//	go test -run '^$' -bench 'Idempotency' -benchmem -count 6 .
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backstop-go/backstop/idempotency"
+	"github.com/backstop-go/backstop/idempotency/redisstore"
+)
+
+var idemBody = bytes.Repeat([]byte("0123456789abcdef"), 64) // 1 KiB
+
+var idemResponse = []byte(`{"id":"ord_8e03978e40d543e8","status":"created","amount":4200,"currency":"eur"}`)
+
+var idemHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Location", "/orders/ord_8e03978e40d543e8")
+	w.WriteHeader(http.StatusCreated)
+	_, _ = w.Write(idemResponse)
+})
+
+type idemWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *idemWriter) Header() http.Header         { return w.h }
+func (w *idemWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *idemWriter) WriteHeader(code int)        { w.code = code }
+
+// idemServe sends b.N requests through h. When fresh is set each request
+// carries a new key (a first request); otherwise all carry the same key
+// (replays after the first). tick runs before each request.
+func idemServe(b *testing.B, h http.Handler, fresh bool, tick func()) {
+	r := httptest.NewRequest(http.MethodPost, "/orders?currency=eur", nil)
+	r.Header.Set("Authorization", "Bearer bench-token")
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(idempotency.HeaderKey, "bench-key-0000000000000")
+	r.ContentLength = int64(len(idemBody))
+	keys := r.Header[idempotency.HeaderKey]
+	var fresher []string
+	if fresh {
+		base := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
+		fresher = make([]string, b.N)
+		for i := range fresher {
+			fresher[i] = base + strconv.Itoa(i)
+		}
+	}
+	w := &idemWriter{h: make(http.Header, 8)}
+	body := bytes.NewReader(idemBody)
+	rc := io.NopCloser(body)
+	serve := func() {
+		body.Reset(idemBody)
+		r.Body = rc
+		clear(w.h)
+		h.ServeHTTP(w, r)
+	}
+	if !fresh {
+		serve() // the first request; the loop replays it
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if fresh {
+			keys[0] = fresher[i]
+		}
+		if tick != nil {
+			tick()
+		}
+		serve()
+		if w.code != http.StatusCreated {
+			b.Fatalf("status %d", w.code)
+		}
+	}
+}
+
+func idemMiddleware(b *testing.B, s idempotency.Store, o idempotency.Options) http.Handler {
+	m, err := idempotency.New(s, nil, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m.Handler(idemHandler)
+}
+
+func BenchmarkIdempotency(b *testing.B) {
+	b.Run("bare", func(b *testing.B) { idemServe(b, idemHandler, true, nil) })
+
+	// The memory store runs on a clock that advances 1 s per request with a
+	// 1000 s retention, so it holds a steady ~1000 records instead of
+	// growing with b.N.
+	memory := func(b *testing.B) (idempotency.Store, func()) {
+		now := time.Now()
+		s, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{Now: func() time.Time { return now }})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s, func() { now = now.Add(time.Second) }
+	}
+	memOpts := idempotency.Options{Retention: 1000 * time.Second}
+	b.Run("memory/first", func(b *testing.B) {
+		s, tick := memory(b)
+		idemServe(b, idemMiddleware(b, s, memOpts), true, tick)
+	})
+	b.Run("memory/replay", func(b *testing.B) {
+		s, _ := memory(b)
+		idemServe(b, idemMiddleware(b, s, memOpts), false, nil)
+	})
+
+	redisOpts := idempotency.Options{Retention: time.Minute}
+	prefix := fmt.Sprintf("bench-idem-%d", time.Now().UnixNano())
+	b.Run("redis/first", func(b *testing.B) {
+		s := idemRedisStore(b, prefix)
+		idemServe(b, idemMiddleware(b, s, redisOpts), true, nil)
+	})
+	b.Run("redis/replay", func(b *testing.B) {
+		s := idemRedisStore(b, prefix)
+		idemServe(b, idemMiddleware(b, s, redisOpts), false, nil)
+	})
+}
+
+func idemRedisStore(b *testing.B, prefix string) idempotency.Store {
+	addr := os.Getenv("BENCH_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		rdb.Close()
+		b.Skip("redis not available at ", addr, ": ", err)
+	}
+	b.Cleanup(func() { rdb.Close() })
+	s, err := redisstore.New(context.Background(), rdb, redisstore.Options{Prefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}

@@ -1,0 +1,105 @@
+// Package idempotency makes retried HTTP requests safe: a request that
+// carries an Idempotency-Key runs at most once, and every retry with the
+// same key gets the first response back instead of running again.
+//
+// It follows draft-ietf-httpapi-idempotency-key-header-07 and stays
+// compatible with Stripe's behaviour and clients.
+//
+//	store, _ := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+//	m, _ := idempotency.New(store, principalOf, idempotency.Options{})
+//	mux.Handle("POST /orders", m.Handler(createOrder))
+//
+// # Protocol
+//
+// The middleware covers POST and PATCH by default (Options.Methods). The key
+// comes from the Idempotency-Key header, as the draft's quoted
+// structured-field string ("8e03...") or Stripe's bare form (8e03...), which
+// name the same key; 16 to 255 printable ASCII characters by default. The
+// answers, all RFC 9457 problems written by package problem with a stable
+// type URI (see the Err variables):
+//
+//	400 ErrKeyMissing       no key on a covered request (unless KeyOptional)
+//	400 ErrKeyInvalid       malformed, repeated or out-of-range key
+//	400 ErrUnscoped         the caller cannot be identified
+//	413 ErrBodyTooLarge     body over MaxBodyBytes (it is read to fingerprint it)
+//	422 ErrKeyReused        the key was used for a different request
+//	409 ErrInFlight         the first request still runs; Retry-After says when to retry
+//	409 ErrNotReplayable    the first request ran but its response was not recorded
+//	503 ErrStoreUnavailable the store failed; nothing ran (fail closed)
+//
+// The first request's status, allow-listed headers (DefaultReplayHeaders;
+// never Set-Cookie or hop-by-hop headers) and body are replayed byte for
+// byte, with "Idempotent-Replayed: true". Options.WaitTimeout makes an
+// in-flight retry wait for the first request and replay it instead of
+// answering 409.
+//
+// # Who shares a record
+//
+// Records are keyed by the SHA-256 of the caller's scope and the client's
+// key, so one caller's key can never return another caller's response, and
+// neither the key nor the caller's identity is stored in clear or logged.
+// Pass a [ScopeFunc] that returns the authenticated principal (tenant and
+// user). Without one, the Authorization header is the scope
+// ([AuthorizationScope]); a request without it is refused, never put into a
+// shared bucket, unless Options.AllowUnscoped says there is only one caller.
+//
+// A request's fingerprint (method, path, canonical query and body; see
+// [Fingerprint]) is stored with the record. A retry must match it; another
+// request with the same key is a client bug and gets 422, including while
+// the first is in flight. Method and path are in the fingerprint, not in
+// the record key, so reusing a key on another endpoint is reported rather
+// than silently treated as a new operation.
+//
+// # What is stored
+//
+// [DefaultStatusPolicy] keeps 2xx–4xx responses except 408, 409, 425 and 429,
+// and releases the key on 5xx, so a retry after a transient failure runs
+// again. [KeepAll] is Stripe's "store everything once the handler started".
+// A handler that knows better calls [Decide]. A response that is streamed
+// (Flush, text/event-stream), hijacked, or larger than MaxResponseBytes is
+// sent in full but recorded as not replayable: the request never runs twice
+// and a retry gets ErrNotReplayable, never a truncated body.
+//
+// # Leases, crashes and fencing
+//
+// A claim holds a short lease (Options.Lease, 30 s) renewed every Lease/3 to Lease/2
+// while the handler runs, separate from the retention of the response
+// (Options.Retention, 24 h). If the process dies, its key becomes claimable
+// once the lease runs out, not after a day. The next claim takes the record
+// over with a new owner token and a fence one higher; completion and release
+// are compare-and-set on (token, fence), so a stalled owner that wakes up
+// late cannot overwrite the new run's result. The handler sees its fence
+// through [FromContext] and can make its own writes conditional on it.
+// A panicking handler releases its claim and the panic continues.
+// Completion and release run on context.WithoutCancel plus a timeout, so a
+// client that disconnects does not strand its record.
+//
+// # Guarantees
+//
+// At most once per key and scope while the record lives, unless the store
+// loses data. A crash after the handler's side effect and before the
+// response is recorded leaves the record pending until its lease runs out;
+// a retry then runs again, with Execution.Takeover set. Only a shared
+// transaction between the side effect and the record, or a fence check in
+// the handler's own writes, closes that gap (see Brandur Leach's
+// "Implementing Stripe-like Idempotency Keys in Postgres"). Publish
+// Options.Retention in your API documentation, as the draft asks.
+//
+// # Stores
+//
+// [MemoryStore] keeps records in one process: bounded, swept as it goes,
+// with an injectable clock; it does not protect against retries that reach
+// another replica. Package redisstore shares records between instances
+// through Redis (single node, Sentinel or Cluster). Package storetest holds
+// the conformance suite every [Store] passes.
+//
+// # Choices that differ from others
+//
+//   - Mismatch is 422, as the draft says, not Stripe's 400/409: 409 means
+//     "retry later" here, and a changed request must not be retried.
+//   - A response that cannot be replayed is a 409 without Retry-After rather
+//     than a replayed 500 (faustbrian/go-idempotency): the operation did
+//     happen, and a 500 would invite a retry with a new key.
+//   - The store fails closed by default (Options.FailOpen to change it): an
+//     outage rejects requests instead of running them twice.
+package idempotency

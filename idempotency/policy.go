@@ -1,0 +1,62 @@
+package idempotency
+
+import (
+	"context"
+	"net/http"
+)
+
+// Decision says what to do with a finished request's record.
+type Decision uint8
+
+// Decisions of a [StatusPolicy].
+const (
+	// KeepResponse completes the record: retries replay the response.
+	KeepResponse Decision = iota + 1
+	// ReleaseKey deletes the record: a retry with the same key runs the
+	// request again.
+	ReleaseKey
+)
+
+// StatusPolicy decides, from the status a handler answered with, whether
+// its response is kept for replay or its key released.
+type StatusPolicy func(status int) Decision
+
+// DefaultStatusPolicy keeps 2xx, 3xx and 4xx responses, except 408 Request
+// Timeout, 409 Conflict, 425 Too Early and 429 Too Many Requests, which say
+// "try again" and would be wrong to replay. It releases the key on 5xx, so
+// a retry after a transient server failure runs again (the IETF draft's
+// authors agreed temporary failures are not idempotent results).
+//
+// Releasing on 5xx is right when a failed handler rolled its work back. If
+// a handler can fail after a side effect (a charge was made, then the
+// database write failed), a retry runs it again: use [KeepAll] for such
+// routes, or make the handler decide with [Decide].
+func DefaultStatusPolicy(status int) Decision {
+	switch {
+	case status >= 500:
+		return ReleaseKey
+	case status == http.StatusRequestTimeout, status == http.StatusConflict,
+		status == http.StatusTooEarly, status == http.StatusTooManyRequests:
+		return ReleaseKey
+	}
+	return KeepResponse
+}
+
+// KeepAll is the Stripe-compatible [StatusPolicy]: once the handler has
+// started, its response is kept whatever the status, 5xx included, and every
+// retry gets it back.
+func KeepAll(int) Decision { return KeepResponse }
+
+// Decide lets a handler override the status policy for its own request: a
+// handler that knows a side effect happened can keep a 5xx response, and
+// one that knows nothing happened can release the key of a 4xx. It reports
+// whether ctx belongs to a request the middleware claimed. The last call
+// wins; d must be KeepResponse or ReleaseKey.
+func Decide(ctx context.Context, d Decision) bool {
+	st, ok := ctx.Value(ctxKey{}).(*execState)
+	if !ok || (d != KeepResponse && d != ReleaseKey) {
+		return false
+	}
+	st.decision.Store(uint32(d))
+	return true
+}

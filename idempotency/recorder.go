@@ -1,0 +1,137 @@
+package idempotency
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// Reasons a response is not replayable, stored in Response.NotReplayable.
+const (
+	reasonStreamed = "streamed"
+	reasonHijacked = "hijacked"
+	reasonTooLarge = "too_large"
+)
+
+// recorder passes a response through to the client and keeps a copy of
+// its status, allow-listed headers and body (up to max bytes) for replay.
+type recorder struct {
+	http.ResponseWriter
+	allow       map[string]struct{} // canonical header names to record
+	max         int
+	status      int
+	wroteHeader bool
+	header      http.Header
+	body        []byte
+	reason      string // why the response is not replayable, or ""
+}
+
+func (rw *recorder) WriteHeader(code int) {
+	if rw.wroteHeader || rw.reason == reasonHijacked {
+		rw.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		rw.ResponseWriter.WriteHeader(code) // informational: sent, never recorded
+		return
+	}
+	rw.wroteHeader = true
+	rw.status = code
+	rw.snapshot()
+	if code == http.StatusSwitchingProtocols {
+		rw.reason = reasonHijacked
+	}
+	rw.ResponseWriter.WriteHeader(code)
+}
+
+// snapshot records the allow-listed headers as they are when the header is
+// written, and notices event streams.
+func (rw *recorder) snapshot() {
+	h := rw.ResponseWriter.Header()
+	// Responses carry few headers: walk them, not the allow-list.
+	names, values := 0, 0
+	for k, v := range h {
+		if _, ok := rw.allow[k]; ok {
+			names++
+			values += len(v)
+		}
+	}
+	if names > 0 {
+		// One map and one backing array for all values.
+		rw.header = make(http.Header, names)
+		all := make([]string, 0, values)
+		for k, v := range h {
+			if _, ok := rw.allow[k]; ok {
+				start := len(all)
+				all = append(all, v...)
+				rw.header[k] = all[start:len(all):len(all)]
+			}
+		}
+	}
+	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == "" {
+		mt, _, _ := strings.Cut(ct[0], ";")
+		if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
+			rw.reason = reasonStreamed
+		}
+	}
+}
+
+func (rw *recorder) Write(p []byte) (int, error) {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.reason == "" {
+		if len(rw.body)+len(p) > rw.max {
+			rw.reason = reasonTooLarge
+			rw.body = nil
+		} else {
+			rw.body = append(rw.body, p...)
+		}
+	}
+	return rw.ResponseWriter.Write(p)
+}
+
+// Flush marks the response as streamed and flushes it. Like
+// http.ResponseController, it does nothing when the underlying writer
+// cannot flush.
+func (rw *recorder) Flush() { _ = rw.FlushError() }
+
+// FlushError is the form of Flush that http.ResponseController prefers.
+func (rw *recorder) FlushError() error {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.reason == "" {
+		rw.reason = reasonStreamed
+		rw.body = nil
+	}
+	return http.NewResponseController(rw.ResponseWriter).Flush()
+}
+
+// Hijack hands the connection over; the response is then unknown and
+// recorded as not replayable.
+func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
+	if err == nil {
+		rw.reason = reasonHijacked
+		rw.body = nil
+	}
+	return c, brw, err
+}
+
+// Unwrap gives http.ResponseController access to the other methods of the
+// underlying writer (deadlines, full duplex).
+func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
+
+// response returns what was recorded once the handler has returned.
+func (rw *recorder) response() Response {
+	if !rw.wroteHeader && rw.reason != reasonHijacked {
+		rw.status = http.StatusOK // net/http sends an implicit 200
+		rw.snapshot()
+	}
+	if rw.reason != "" {
+		return Response{Status: rw.status, NotReplayable: rw.reason}
+	}
+	return Response{Status: rw.status, Header: rw.header, Body: rw.body}
+}

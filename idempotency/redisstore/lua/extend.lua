@@ -1,0 +1,14 @@
+-- extend: KEYS[1] = record; ARGV = token, fence, lease_ms
+-- Returns 1, or 0 when the caller does not own a pending record.
+local r = redis.call('HMGET', KEYS[1], 'tok', 'fence', 'st')
+if r[1] ~= ARGV[1] or r[2] ~= ARGV[2] or r[3] ~= 'p' then
+  return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local lease = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'lease', string.format('%.0f', now + lease))
+if redis.call('PTTL', KEYS[1]) < lease then
+  redis.call('PEXPIRE', KEYS[1], lease)
+end
+return 1
