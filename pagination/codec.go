@@ -58,13 +58,16 @@ func (d Direction) String() string {
 //     monotonic clock reading are dropped;
 //   - [16]byte, decoded as [16]byte: UUIDs;
 //   - named types with one of these underlying types (type ID int64,
-//     google/uuid.UUID), decoded as the underlying type, pointers to
+//     type Key [16]byte), decoded as the underlying type, pointers to
 //     supported values, and database/sql/driver.Valuer implementations
 //     (pgtype.Timestamptz, sql.NullInt64), encoded as the value they return.
+//     The Valuer comes first: google/uuid.UUID and pgtype.UUID, whose Value
+//     is the text form, decode as that string.
 //
 // nil, a nil pointer and a Valuer that returns nil are rejected: sort keys
 // must be NOT NULL (see [Sort]). Decoded values can be passed straight to
-// database/sql or pgx as query arguments.
+// pgx as query arguments, and to database/sql except a [16]byte (pass
+// v[:]) and a uint64 of 2^63 or more, which its default converter refuses.
 type Cursor struct {
 	// Direction is the way to travel from the position.
 	Direction Direction
@@ -104,7 +107,8 @@ type CodecOptions struct {
 	// breaking cursors in flight.
 	Encrypt bool
 	// TTL is how long a cursor stays valid after it was issued. Zero means
-	// forever. Cursors record their issue time to the second.
+	// forever. Cursors record their issue time to the second, so a cursor
+	// stays valid for at least TTL and for less than TTL plus a second.
 	TTL time.Duration
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
@@ -436,7 +440,10 @@ func (c *Codec) parseBody(body []byte, s *Sort, filterFP [8]byte) (Cursor, error
 		return malformed()
 	}
 	cur.Values = values
-	if c.opts.TTL > 0 && c.opts.Now().Sub(cur.IssuedAt) > c.opts.TTL {
+	// IssuedAt is rounded down to the second: a cursor is expired once a
+	// second more than the TTL has passed since it, so that none expires
+	// early (nor at birth under a sub-second TTL).
+	if age := c.opts.Now().Sub(cur.IssuedAt); c.opts.TTL > 0 && age >= c.opts.TTL && age-c.opts.TTL >= time.Second {
 		return Cursor{}, ErrCursorExpired.New("The cursor has expired; start again from the first page.")
 	}
 	if [4]byte(sortFP) != s.fingerprint || count != len(s.keys) {

@@ -3,8 +3,10 @@ package pagination_test
 import (
 	"bytes"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"reflect"
@@ -94,7 +96,12 @@ type (
 	namedString string
 	namedUUID   [16]byte
 	namedBytes  []byte
+	// valuerUUID is shaped like google/uuid.UUID: a [16]byte whose Value
+	// is the text form.
+	valuerUUID [16]byte
 )
+
+func (u valuerUUID) Value() (driver.Value, error) { return fmt.Sprintf("%x", u[:]), nil }
 
 func TestRoundTripValues(t *testing.T) {
 	t.Parallel()
@@ -145,6 +152,7 @@ func TestRoundTripValues(t *testing.T) {
 		{"named string", namedString("open"), "open"},
 		{"named uuid", namedUUID(uuid), uuid},
 		{"named bytes", namedBytes{1, 2}, []byte{1, 2}},
+		{"uuid Valuer (google/uuid)", valuerUUID(uuid), "deadbeef0102030405060708090a0b0c"},
 		{"pointer", &big, big},
 		{"driver.Valuer", sql.NullInt64{Int64: 42, Valid: true}, int64(42)},
 		{"driver.Valuer time", sql.NullTime{Time: time.Unix(1, 5).UTC(), Valid: true}, time.Unix(1, 5).UTC()},
@@ -515,5 +523,31 @@ func TestDirectionString(t *testing.T) {
 		if got := d.String(); got != want {
 			t.Errorf("%d: %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestExpiryNeverEarly issues cursors in the middle of a second: issue times
+// are kept to the second, which must not shorten a cursor's life below the
+// TTL (nor make a sub-second TTL expire cursors as they are issued).
+func TestExpiryNeverEarly(t *testing.T) {
+	t.Parallel()
+	for _, ttl := range []time.Duration{500 * time.Millisecond, time.Second, time.Hour} {
+		clock := newClock()
+		clock.Advance(900 * time.Millisecond)
+		codec := mustCodec(t, []pagination.Secret{{ID: 1, Key: key1}}, pagination.CodecOptions{TTL: ttl, Now: clock.Now})
+		tok, err := codec.Encode(oneKey(), pagination.Cursor{Values: []any{1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := codec.Decode(tok, oneKey()); err != nil {
+			t.Fatalf("ttl %v, just issued: %v", ttl, err)
+		}
+		clock.Advance(ttl - time.Millisecond)
+		if _, err := codec.Decode(tok, oneKey()); err != nil {
+			t.Fatalf("ttl %v, 1ms before the TTL: %v", ttl, err)
+		}
+		clock.Advance(time.Second + time.Millisecond) // at most a second late
+		_, err = codec.Decode(tok, oneKey())
+		requireProblem(t, err, pagination.ErrCursorExpired)
 	}
 }

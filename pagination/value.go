@@ -108,8 +108,8 @@ func appendBasic(b []byte, v any) ([]byte, bool) {
 }
 
 // canonical turns a value appendBasic does not know into one it knows:
-// driver.Valuer results, named types (type Status string, google/uuid.UUID)
-// and pointers. It rejects NULLs.
+// driver.Valuer results (google/uuid.UUID: its string), named types (type
+// Status string, type Key [16]byte) and pointers. It rejects NULLs.
 func canonical(v any) (any, error) {
 	if v == nil {
 		return nil, errNilValue

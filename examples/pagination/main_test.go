@@ -229,3 +229,52 @@ func paginationCursor(t *testing.T, conn *pgx.Conn) pagination.Cursor {
 	}
 	return pagination.Cursor{Values: []any{it.CreatedAt, it.ID}}
 }
+
+// TestWalkPostgresThreeKeys walks a three-key sort of mixed directions,
+// whose predicate is the nested expanded form, with and without a filter
+// taking $1 before the keyset's placeholders.
+func TestWalkPostgresThreeKeys(t *testing.T) {
+	s, conn := newTestService(t)
+	sort, err := pagination.NewSort(
+		pagination.Key{Column: "title"},
+		pagination.Key{Column: "score", Desc: true},
+		pagination.Key{Column: "created_at"},
+		pagination.Key{Column: "id", Desc: true, Unique: true},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pager, err := pagination.New(s.sorts["newest"].pager.Codec(), sort, pagination.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Few distinct titles, so that every key breaks ties.
+	if _, err := conn.Exec(context.Background(), "UPDATE items SET title = 'item ' || (id % 4)"); err != nil {
+		t.Fatal(err)
+	}
+	s.sorts["mixed3"] = listing{pager: pager, keys: func(it item) []any {
+		return []any{it.Title, it.Score, it.CreatedAt, it.ID}
+	}}
+	h := s.handler()
+	for _, status := range []string{"", "closed"} {
+		q := "SELECT id FROM items"
+		var args []any
+		if status != "" {
+			q += " WHERE status = $1"
+			args = append(args, status)
+		}
+		r, err := conn.Query(context.Background(), q+" ORDER BY title ASC, score DESC, created_at ASC, id DESC", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := pgx.CollectRows(r, pgx.RowTo[int64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, limit := range []int{1, 6, 50} {
+			t.Run(fmt.Sprintf("status=%s/limit=%d", status, limit), func(t *testing.T) {
+				walk(t, h, fmt.Sprintf("/items?sort=mixed3&status=%s&limit=%d", status, limit), limit, want)
+			})
+		}
+	}
+}

@@ -6,7 +6,11 @@
 // on a free loopback port, with its Unix socket in that directory, fsync off)
 // and that [Main] stops and deletes once the tests have run. PostgreSQL
 // refuses to run as root, so when the tests do, the server runs as the
-// "postgres" user (or "nobody") instead.
+// "postgres" user (or "nobody") instead. A server that answers on the chosen
+// port must serve this directory's data, or start tries another port: the
+// port may have gone to another test binary's server in between. Directories
+// left behind by test binaries that died without stopping their server are
+// deleted the next time a server starts.
 //
 // Without DATABASE_URL and without the initdb and postgres binaries (on
 // PATH, in /usr/lib/postgresql/*/bin or /usr/local/pgsql/bin), tests that
@@ -24,6 +28,7 @@
 package pgtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -215,9 +220,16 @@ func start(initdb, postgres string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp(tempParent(cred), "pgtest-*")
+	parent := tempParent(cred)
+	removeStale(parent)
+	dir, err := os.MkdirTemp(parent, "pgtest-*")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
+	}
+	// Absolute, so that it compares equal to the server's data_directory
+	// even when TMPDIR is relative.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
 	}
 	s := &server{dir: dir}
 	ok := false
@@ -226,6 +238,9 @@ func start(initdb, postgres string) (*server, error) {
 			_ = os.RemoveAll(dir)
 		}
 	}()
+	if err := os.WriteFile(filepath.Join(dir, ownerName), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
 	data, sock := filepath.Join(dir, "data"), filepath.Join(dir, "sock")
 	for _, d := range []string{data, sock} {
 		if err := os.Mkdir(d, 0o700); err != nil {
@@ -243,12 +258,19 @@ func start(initdb, postgres string) (*server, error) {
 	cmd := exec.Command(initdb, "-D", data, "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--no-locale", "--no-sync")
 	configureCmd(cmd, cred)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	// Through startCmd: initdb has the parent-death signal too, which
+	// must not fire because the thread that forked it ended.
+	if err := startCmd(cmd); err != nil {
+		return nil, fmt.Errorf("pgtest: initdb: %w", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, out.Bytes())
 	}
 	// A free port may be taken between probing and binding: try a few.
 	for attempt := 0; ; attempt++ {
-		s.port, err = freePort()
+		s.port, err = pickPort()
 		if err != nil {
 			return nil, err
 		}
@@ -290,8 +312,20 @@ func (s *server) run(postgres, data, sock, logPath string, cred *runAs) error {
 	for {
 		conn, err := pgx.Connect(ctx, s.url())
 		if err == nil {
+			// The port may belong to another server (another test
+			// binary's, started between probing and binding) while ours
+			// fails to bind it: check whose data directory answers.
+			var got string
+			err = conn.QueryRow(ctx, "SHOW data_directory").Scan(&got)
 			_ = conn.Close(ctx)
-			return nil
+			if err == nil && got == data {
+				return nil
+			}
+			_ = s.kill()
+			if err != nil {
+				return fmt.Errorf("pgtest: postgres on port %d: %w", s.port, err)
+			}
+			return fmt.Errorf("pgtest: port %d is taken by another server (%s)", s.port, got)
 		}
 		select {
 		case <-s.done:
@@ -365,6 +399,35 @@ func tempParent(cred *runAs) string {
 		if d == filepath.Dir(d) {
 			return dir
 		}
+	}
+}
+
+// pickPort chooses the port of a new server; tests replace it.
+var pickPort = freePort
+
+// ownerName is the file in a server's directory that holds the process id
+// of the test binary that made it.
+const ownerName = "owner.pid"
+
+// removeStale deletes the server directories in parent left behind by test
+// binaries that died without stopping their server (a panic, a -timeout,
+// Ctrl-C): those whose owner.pid names a process that no longer exists. Their
+// postgres is gone too, killed by the parent-death signal on Linux, or
+// shutting itself down when it finds its data directory gone elsewhere.
+// Directories without an owner file are left alone: they may be being set
+// up right now.
+func removeStale(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, "pgtest-*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerName))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		_ = os.RemoveAll(d)
 	}
 }
 
