@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/backstop-go/backstop/problem"
 )
@@ -76,6 +78,41 @@ func FuzzWrite(f *testing.F) {
 		_ = json.Unmarshal(wantJSON, &wantBack)
 		if !reflect.DeepEqual(got, wantBack) {
 			t.Fatalf("got %v, want %v", got, wantBack)
+		}
+	})
+}
+
+// FuzzWriteXML checks that the XML form of any problem is well formed and
+// reads back with Parse: text is escaped, names that XML cannot carry are
+// left out, and the standard members survive.
+func FuzzWriteXML(f *testing.F) {
+	f.Add("plain", "name", "value")
+	f.Add("<script>&\u2028\x00\xff]]>", "\u0221x", "\x01\r\n")
+	f.Add("d", "größe", "v")
+	f.Fuzz(func(t *testing.T, detail, name, value string) {
+		p := problem.New(422, detail)
+		if p.SetExtension(name, map[string]any{name: []any{value, nil}}) != nil {
+			return
+		}
+		req := httptest.NewRequest("POST", "/", nil)
+		req.Header.Set("Accept", problem.ContentTypeXML)
+		rec := httptest.NewRecorder()
+		problem.Write(rec, req, p)
+		if rec.Code != 422 || rec.Header().Get("Content-Type") != problem.ContentTypeXML {
+			t.Fatalf("%d %q", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		back, err := problem.Parse(rec.Result())
+		if err != nil {
+			t.Fatalf("Parse of %q: %v", rec.Body, err)
+		}
+		if back.Status != 422 || back.Title != http.StatusText(422) || back.Type != problem.BlankType {
+			t.Fatalf("parsed %+v from %q", back, rec.Body)
+		}
+		xmlText := utf8.ValidString(detail) && !strings.ContainsFunc(detail, func(r rune) bool {
+			return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF
+		})
+		if xmlText && back.Detail != detail {
+			t.Fatalf("detail %q read back as %q", detail, back.Detail)
 		}
 	})
 }

@@ -10,7 +10,9 @@ import (
 
 // HandlerFunc is an http.Handler that returns an error. A non-nil error is
 // written with [Write]: problems as they are, anything else as a generic
-// 500 that is logged and never shown to the client.
+// 500 that is logged and never shown to the client. An error returned after
+// the response started is logged and aborts the response; see
+// [Writer.HandlerFunc].
 //
 //	mux.Handle("GET /orders/{id}", problem.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 //		order, err := store.Order(r.Context(), r.PathValue("id"))
@@ -25,19 +27,37 @@ import (
 type HandlerFunc func(http.ResponseWriter, *http.Request) error
 
 // ServeHTTP calls f and writes its error, if any, with the default [Writer].
+// See [Writer.HandlerFunc].
 func (f HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := f(w, r); err != nil {
-		defaultWriter.Write(w, r, err)
-	}
+	defaultWriter.serve(f, w, r)
 }
 
 // HandlerFunc adapts f to an http.Handler that writes f's errors with wr.
+//
+// An error returned after f had started the response (written its header
+// or part of its body, flushed, or hijacked the connection) can no longer
+// become a problem: it is logged, and the handler panics with
+// http.ErrAbortHandler so that net/http cuts the response short rather than
+// let a truncated one look complete. The ResponseWriter f sees keeps
+// http.Flusher and http.Hijacker and supports http.ResponseController
+// through Unwrap, as with [Writer.Recover].
 func (wr *Writer) HandlerFunc(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := f(w, r); err != nil {
-			wr.Write(w, r, err)
-		}
+		wr.serve(f, w, r)
 	})
+}
+
+func (wr *Writer) serve(f func(http.ResponseWriter, *http.Request) error, w http.ResponseWriter, r *http.Request) {
+	rw := &recoverWriter{ResponseWriter: w}
+	err := f(rw, r)
+	switch {
+	case err == nil:
+	case rw.wroteHeader:
+		wr.log(r, err, "problem: handler failed after the response started; aborting the connection")
+		panic(http.ErrAbortHandler)
+	default:
+		wr.Write(w, r, err)
+	}
 }
 
 // Recover is middleware that turns a panic in next into a 500 problem,
@@ -116,9 +136,17 @@ func (w *recoverWriter) Write(b []byte) (int, error) {
 }
 
 // Flush implements http.Flusher.
-func (w *recoverWriter) Flush() {
-	w.wroteHeader = true
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
+func (w *recoverWriter) Flush() { _ = w.FlushError() }
+
+// FlushError flushes like Flush, and returns an error wrapping
+// http.ErrNotSupported when the underlying writer cannot flush. It is what
+// http.ResponseController.Flush calls.
+func (w *recoverWriter) FlushError() error {
+	err := http.NewResponseController(w.ResponseWriter).Flush()
+	if err == nil {
+		w.wroteHeader = true
+	}
+	return err
 }
 
 // Hijack implements http.Hijacker.

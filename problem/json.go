@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -105,13 +106,16 @@ func appendValue(b []byte, v any) ([]byte, error) {
 // consumers: a standard member of the wrong JSON type is ignored as if it
 // were absent, a missing type becomes about:blank, and every other member is
 // kept in Extensions (numbers as json.Number, so they survive a round trip
-// exactly). Only input that is not a JSON object is an error.
+// exactly). Only input that is not one JSON object is an error.
 func (p *Problem) UnmarshalJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var members map[string]any
 	if err := dec.Decode(&members); err != nil {
 		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("problem: data after the JSON object")
 	}
 	if members == nil {
 		return errors.New("problem: JSON value is not an object")
@@ -173,6 +177,10 @@ func appendString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 			}

@@ -97,6 +97,9 @@ func (p *Problem) WithCause(err error) *Problem {
 // Error returns a one-line description: status, title and detail. It is for
 // logs and tests; clients see the serialised problem.
 func (p *Problem) Error() string {
+	if p == nil {
+		return "<nil>"
+	}
 	b := make([]byte, 0, 64)
 	b = strconv.AppendInt(b, int64(p.Status), 10)
 	b = append(b, ' ')
@@ -109,13 +112,18 @@ func (p *Problem) Error() string {
 }
 
 // Unwrap returns the cause set by [Problem.WithCause], or nil.
-func (p *Problem) Unwrap() error { return p.cause }
+func (p *Problem) Unwrap() error {
+	if p == nil {
+		return nil
+	}
+	return p.cause
+}
 
 // Is reports whether target is a [Type] with the same URI as p, so that
 // errors.Is(err, somepkg.SomeType) tells the kind of a problem.
 func (p *Problem) Is(target error) bool {
 	t, ok := target.(Type)
-	return ok && t.URI != "" && t.URI == p.Type
+	return ok && p != nil && t.URI != "" && t.URI == p.Type
 }
 
 // typeURI returns the type to write: about:blank when Type is empty.

@@ -95,11 +95,14 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }
 // the "status" member from the same value.
 //
 // When err's chain holds a *[Problem], that problem is written as it is,
-// with its Header. Any other error (or nil) becomes a generic 500 with no
-// detail, after Options.Map has had its chance; the error itself is logged
-// and never sent. A problem whose Status is not in 400–599, or that cannot
-// be encoded, is a programming error: it is logged and a generic 500 is
-// written instead. 5xx problems are logged with their cause.
+// with its Header: each of its headers replaces one already set on w,
+// except Vary, whose items are added to those already set (such as Origin
+// from CORS middleware). Any other error (or nil, or a nil *Problem) becomes
+// a generic 500 with no detail, after Options.Map has had its chance; the
+// error itself is logged and never sent. A problem whose Status is not in
+// 400–599, or that cannot be encoded, is a programming error: it is logged
+// and a generic 500 is written instead. 5xx problems are logged with their
+// cause.
 //
 // The body is application/problem+json, also for clients that accept only
 // application/json or nothing suitable at all (never 406, as RFC 9457 §3
@@ -129,7 +132,7 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 		wr.log(r, err, "problem: server error")
 	}
 
-	asXML := wr.xml && prefersXML(r.Header.Get("Accept"))
+	asXML := wr.xml && prefersXML(r.Header["Accept"])
 	var traceHex [32]byte
 	var traceID []byte
 	if wr.traceMember != "" {
@@ -171,6 +174,16 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 
 	h := w.Header()
 	for k, v := range p.Header {
+		if k == "Vary" && len(h[k]) > 0 {
+			// Keep what middleware already varies on (Origin for CORS):
+			// a cache must not serve this response to other variants.
+			for _, item := range v {
+				if !listHas(h[k], item) {
+					h[k] = append(slices.Clip(h[k]), item)
+				}
+			}
+			continue
+		}
 		h[k] = slices.Clip(v) // a later Add must not grow into p's array
 	}
 	if asXML {

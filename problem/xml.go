@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -57,7 +58,7 @@ func (p *Problem) appendXML(b []byte, extraName string, extraValue []byte) ([]by
 			b = appendXMLValue(b, name, v)
 		}
 	}
-	if extraName != "" {
+	if extraName != "" && isXMLName(extraName) {
 		if _, taken := p.Extensions[extraName]; !taken {
 			b = appendXMLElement(b, extraName, string(extraValue))
 		}
@@ -148,11 +149,15 @@ type bytesWriter struct{ b []byte }
 func (w *bytesWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // isXMLName reports whether s is a valid XML element name without a colon
-// (a namespace prefix would leave the problem's namespace).
+// (a namespace prefix would leave the problem's namespace). A name with
+// characters beyond ASCII must also be one that encoding/xml reads (it
+// follows the stricter name rules of XML 1.0 before the fifth edition), so
+// that [Parse] and older XML parsers read back what [Write] writes.
 func isXMLName(s string) bool {
 	if s == "" || len(s) >= 3 && (s[0] == 'x' || s[0] == 'X') && (s[1] == 'm' || s[1] == 'M') && (s[2] == 'l' || s[2] == 'L') {
 		return false
 	}
+	ascii := true
 	for i, r := range s {
 		switch {
 		case r == '_' || unicode.IsLetter(r):
@@ -163,8 +168,16 @@ func isXMLName(s string) bool {
 		if r == utf8.RuneError {
 			return false
 		}
+		if r >= utf8.RuneSelf {
+			ascii = false
+		}
 	}
-	return true
+	if ascii {
+		return true
+	}
+	tok, err := xml.NewDecoder(strings.NewReader("<" + s + "/>")).Token()
+	se, ok := tok.(xml.StartElement)
+	return err == nil && ok && se.Name.Space == "" && se.Name.Local == s
 }
 
 // unmarshalXML decodes the Appendix B form leniently, like UnmarshalJSON.
@@ -201,18 +214,18 @@ func (p *Problem) unmarshalXML(data []byte) error {
 			case "type", "title", "detail", "instance":
 				if isText {
 					switch name {
-					case "type":
-						p.Type = s
+					case "type": // xsd:anyURI, whose white space collapses
+						p.Type = strings.TrimSpace(s)
 					case "title":
 						p.Title = s
 					case "detail":
 						p.Detail = s
 					case "instance":
-						p.Instance = s
+						p.Instance = strings.TrimSpace(s)
 					}
 				}
-			case "status":
-				if code, err := strconv.Atoi(s); isText && err == nil && code >= 100 && code <= 999 {
+			case "status": // xsd:positiveInteger, whose white space collapses
+				if code, err := strconv.Atoi(strings.TrimSpace(s)); isText && err == nil && code >= 100 && code <= 999 {
 					p.Status = code
 				}
 			default:
