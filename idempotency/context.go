@@ -11,6 +11,10 @@ type Execution struct {
 	// expired claim of the same record is taken over, so a handler can make
 	// its own writes conditional on it ("UPDATE ... WHERE fence < $1") and a
 	// stale run that lost its lease cannot overwrite a newer one.
+	//
+	// Fences order the runs of one record only. A released record (a 5xx
+	// under the default policy, a panic, Decide(ReleaseKey)) is deleted,
+	// and the next claim of the key starts a new record at fence 1 again.
 	Fence int64
 	// Takeover is true when an earlier run of the same request lost its
 	// lease (it crashed, or stalled longer than the lease) and this run took

@@ -22,6 +22,7 @@
 //	400 ErrKeyInvalid       malformed, repeated or out-of-range key
 //	400 ErrUnscoped         the caller cannot be identified
 //	413 ErrBodyTooLarge     body over MaxBodyBytes (it is read to fingerprint it)
+//	400 ErrBodyUnreadable   the body could not be read to the end
 //	422 ErrKeyReused        the key was used for a different request
 //	409 ErrInFlight         the first request still runs; Retry-After says when to retry
 //	409 ErrNotReplayable    the first request ran but its response was not recorded
@@ -79,7 +80,9 @@
 // At most once per key and scope while the record lives, unless the store
 // loses data. A crash after the handler's side effect and before the
 // response is recorded leaves the record pending until its lease runs out;
-// a retry then runs again, with Execution.Takeover set. Only a shared
+// a retry then runs again, with Execution.Takeover set. So does a store
+// that stays unreachable for Options.StoreTimeout after the handler
+// returned (the completion is retried until then). Only a shared
 // transaction between the side effect and the record, or a fence check in
 // the handler's own writes, closes that gap (see Brandur Leach's
 // "Implementing Stripe-like Idempotency Keys in Postgres"). Publish

@@ -19,7 +19,8 @@ import (
 type FingerprintFunc func(r *http.Request, body []byte) (string, error)
 
 // Fingerprint is the default [FingerprintFunc]: the hex SHA-256 of the
-// length-prefixed method, path, canonical query and body.
+// length-prefixed method, path (as sent, escaped: /a%2Fb and /a/b are
+// different resources), canonical query and body.
 //
 // The canonical query is the query's parameters sorted by name, so their
 // order does not matter, while repeated values keep their order; names and
@@ -31,7 +32,7 @@ func Fingerprint(r *http.Request, body []byte) (string, error) {
 	q := canonicalQuery(r.URL.RawQuery)
 	var buf [256]byte
 	b := appendField(buf[:0], r.Method)
-	b = appendField(b, r.URL.Path)
+	b = appendField(b, r.URL.EscapedPath())
 	b = appendField(b, q)
 	b = binary.BigEndian.AppendUint64(b, uint64(len(body)))
 	h := sha256.New()

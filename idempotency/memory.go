@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"hash/maphash"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,10 @@ type MemoryOptions struct {
 	// Zero means 100,000.
 	MaxEntries int
 	// MaxBytes bounds the sum of stored response bodies and headers.
-	// Zero means 64 MiB.
+	// Zero means 64 MiB. It is checked when a record is claimed: requests
+	// already running when it is reached still record their responses, so
+	// the sum can exceed it by at most those responses (each bounded by the
+	// middleware's Options.MaxResponseBytes).
 	MaxBytes int64
 	// Now returns the current time. Nil means time.Now, whose monotonic
 	// reading keeps leases safe from wall-clock jumps. Tests inject a fake.
@@ -183,7 +187,7 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 		tok := NewToken()
 		e = &memoryEntry{
 			key: req.Key, state: Pending, fingerprint: req.Fingerprint, token: tok, fence: 1,
-			lease: now.Add(req.Lease), expires: now.Add(req.Lease + req.Retention),
+			lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
 		}
 		sh.entries[req.Key] = e
 		heap.Push(&sh.expiry, e)
@@ -202,9 +206,19 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	e.token = tok
 	e.fence++
 	e.lease = now.Add(req.Lease)
-	e.expires = now.Add(req.Lease + req.Retention)
+	e.expires = now.Add(lifetime(req))
 	heap.Fix(&sh.expiry, e.index)
 	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}, Takeover: true}, nil
+}
+
+// lifetime returns how long a pending record lives, Lease+Retention,
+// saturated rather than wrapped around to a negative duration (which would
+// expire the claim at once and let a concurrent retry run the request too).
+func lifetime(req ClaimRequest) time.Duration {
+	if req.Retention > math.MaxInt64-req.Lease {
+		return math.MaxInt64
+	}
+	return req.Lease + req.Retention
 }
 
 // owned returns the pending entry held by owner, or ErrNotOwner.

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -125,7 +127,8 @@ type Options struct {
 
 	// StoreTimeout bounds each store operation. Completion and release run
 	// on a context detached from the request (context.WithoutCancel), so a
-	// client that goes away does not strand its record. Zero means 5 s.
+	// client that goes away does not strand its record; a completion that
+	// fails is tried again until StoreTimeout has passed. Zero means 5 s.
 	StoreTimeout time.Duration
 
 	// FailOpen runs the handler without idempotency when the store fails,
@@ -261,6 +264,10 @@ func New(store Store, scope ScopeFunc, o Options) (*Middleware, error) {
 		return nil, errors.New("idempotency: MaxBodyBytes and MaxResponseBytes must not be negative")
 	case o.Lease < 3*time.Millisecond || o.Retention < 0 || o.RetryAfter < 0 || o.WaitTimeout < 0 || o.StoreTimeout < 0:
 		return nil, errors.New("idempotency: Lease must be at least 3ms and durations must not be negative")
+	case o.Retention > math.MaxInt64-o.Lease:
+		// A pending record lives Lease+Retention: the sum must not wrap
+		// around to a negative lifetime.
+		return nil, errors.New("idempotency: Lease+Retention overflows time.Duration")
 	}
 	m := &Middleware{store: store, scope: scope, opts: o, methods: make(map[string]bool, len(o.Methods)), allow: make(map[string]struct{}, len(o.ReplayHeaders))}
 	_, m.local = store.(localStore)
@@ -402,7 +409,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		restoreBody(r, body)
 		m.run(w, r, next, req.Key, res)
 	case Completed:
-		m.replay(w, r, res.Response)
+		m.replay(w, r, req.Key, res.Response)
 	case InFlight:
 		m.record(r.Context(), outInFlight, 0)
 		o.ErrorHandler(w, r, ErrInFlight.New("The first request with this key is still being processed; retry later with the same key.").
@@ -476,7 +483,11 @@ func (m *Middleware) readBody(r *http.Request) (buf []byte, bp *[]byte, err erro
 	}
 	size := 512
 	if r.ContentLength >= 0 {
-		size = int(r.ContentLength) + 1 // +1 to see EOF without growing
+		// +1 to see EOF without growing. The declared length is only a
+		// hint: allocate at most maxPooledBody before the bytes arrive, so
+		// that a client cannot make the server reserve MaxBodyBytes per
+		// request with a header alone.
+		size = int(min(r.ContentLength+1, maxPooledBody))
 	}
 	if size <= maxPooledBody {
 		if bp, _ = bodyPool.Get().(*[]byte); bp != nil && cap(*bp) >= size {
@@ -490,7 +501,12 @@ func (m *Middleware) readBody(r *http.Request) (buf []byte, bp *[]byte, err erro
 	}
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Double what has arrived, up to the declared length.
+			grow := cap(buf)
+			if r.ContentLength >= 0 {
+				grow = min(grow, int(r.ContentLength)+1-len(buf))
+			}
+			buf = slices.Grow(buf, max(grow, 1))
 		}
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -585,15 +601,43 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	m.release(r.Context(), key, res.Owner)
 }
 
+// complete records the response. The handler has run: a record left
+// pending is taken over once its lease runs out, and the request runs
+// again. So a failed Complete is tried again, with backoff, until
+// StoreTimeout has passed (the lease, renewed until the handler returned,
+// outlasts it unless StoreTimeout is longer than half the lease).
 func (m *Middleware) complete(ctx context.Context, key string, owner Owner, resp Response) {
 	ctx, cancel := m.detached(ctx)
 	defer cancel()
-	if err := m.store.Complete(ctx, key, owner, resp, m.opts.Retention); err != nil {
-		if errors.Is(err, ErrNotOwner) {
+	var t *time.Timer
+	for attempt, delay := 0, 10*time.Millisecond; ; attempt, delay = attempt+1, min(2*delay, 500*time.Millisecond) {
+		err := m.store.Complete(ctx, key, owner, resp, m.opts.Retention)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, ErrNotOwner) && attempt > 0:
+			m.log(ctx, slog.LevelWarn, "idempotency: completion refused after a failed attempt; the response was recorded by that attempt, or the claim was lost", key, err)
+			return
+		case errors.Is(err, ErrNotOwner):
 			m.log(ctx, slog.LevelWarn, "idempotency: claim was lost before completion (lease ran out and another request took over); response not recorded", key, err)
 			return
 		}
-		m.log(ctx, slog.LevelError, "idempotency: cannot record response; a retry may run the request again once the lease runs out", key, err)
+		if m.local { // its failures are not transient
+			m.log(ctx, slog.LevelError, "idempotency: cannot record response; a retry may run the request again once the lease runs out", key, err)
+			return
+		}
+		if t == nil {
+			t = time.NewTimer(delay)
+			defer t.Stop()
+		} else {
+			t.Reset(delay)
+		}
+		select {
+		case <-ctx.Done():
+			m.log(ctx, slog.LevelError, "idempotency: cannot record response; a retry may run the request again once the lease runs out", key, err)
+			return
+		case <-t.C:
+		}
 	}
 }
 
@@ -616,11 +660,21 @@ func (m *Middleware) release(ctx context.Context, key string, owner Owner) {
 }
 
 // replay writes a recorded response.
-func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, resp Response) {
+func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key string, resp Response) {
 	if resp.NotReplayable != "" {
 		m.record(r.Context(), outNotReplayable, 0)
 		m.opts.ErrorHandler(w, r, ErrNotReplayable.New("The request with this key was processed, but its response was not recorded.").
 			With("reason", resp.NotReplayable).With("originalStatus", resp.Status))
+		return
+	}
+	if resp.Status < 200 || resp.Status > 999 {
+		// A corrupt record (net/http panics on such a code): fail closed as
+		// for any other store failure, never run the request again.
+		m.record(r.Context(), outStoreError, 0)
+		err := fmt.Errorf("idempotency: stored response has status %d", resp.Status)
+		m.log(r.Context(), slog.LevelError, "idempotency: store returned an invalid response", key, err)
+		m.opts.ErrorHandler(w, r, ErrStoreUnavailable.New("The idempotency store gave an invalid answer.").
+			WithHeader("Retry-After", m.retryAfter).WithCause(err))
 		return
 	}
 	m.record(r.Context(), outReplayed, 0)

@@ -52,7 +52,7 @@ func (rw *recorder) snapshot() {
 	// Responses carry few headers: walk them, not the allow-list.
 	names, values := 0, 0
 	for k, v := range h {
-		if _, ok := rw.allow[k]; ok {
+		if rw.allowed(k) {
 			names++
 			values += len(v)
 		}
@@ -62,7 +62,7 @@ func (rw *recorder) snapshot() {
 		rw.header = make(http.Header, names)
 		all := make([]string, 0, values)
 		for k, v := range h {
-			if _, ok := rw.allow[k]; ok {
+			if rw.allowed(k) {
 				start := len(all)
 				all = append(all, v...)
 				rw.header[k] = all[start:len(all):len(all)]
@@ -75,6 +75,17 @@ func (rw *recorder) snapshot() {
 			rw.reason = reasonStreamed
 		}
 	}
+}
+
+// allowed reports whether the header named k is recorded. A handler may set
+// a name that is not in canonical form (h["ETag"] = ...); net/http sends it
+// as it is, so it is recorded and replayed as it is.
+func (rw *recorder) allowed(k string) bool {
+	if _, ok := rw.allow[k]; ok {
+		return true
+	}
+	_, ok := rw.allow[http.CanonicalHeaderKey(k)]
+	return ok
 }
 
 func (rw *recorder) Write(p []byte) (int, error) {

@@ -134,8 +134,12 @@ func checkPolicy(ctx context.Context, client redis.UniversalClient) error {
 		}
 		return nil
 	}
-	if cc, ok := client.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return check(ctx, c) })
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return check(ctx, c) })
+	case *redis.Ring:
+		// A keyless command goes to one shard only; every shard holds records.
+		return c.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return check(ctx, c) })
 	}
 	return check(ctx, client)
 }
@@ -169,14 +173,20 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 	kind, _ := v[0].(string)
 	switch kind {
 	case "claimed", "takeover":
+		if len(v) != 2 {
+			return bad()
+		}
 		fence, ok := v[1].(int64)
-		if !ok || len(v) != 2 {
+		if !ok {
 			return bad()
 		}
 		return idempotency.ClaimResult{Outcome: idempotency.Claimed, Owner: idempotency.Owner{Token: token, Fence: fence}, Takeover: kind == "takeover"}, nil
 	case "mismatch":
 		return idempotency.ClaimResult{Outcome: idempotency.Mismatch}, nil
 	case "inflight":
+		if len(v) != 2 {
+			return bad()
+		}
 		left, ok := v[1].(int64)
 		if !ok {
 			return bad()

@@ -28,6 +28,11 @@ func Storm(t *testing.T, n int, mws ...*idempotency.Middleware) {
 	if len(mws) == 0 {
 		t.Fatal("storetest.Storm: no middleware")
 	}
+	if n < 2 {
+		// The handler holds its claim until n/2 other requests are
+		// answered: with fewer than two it would wait forever.
+		t.Fatalf("storetest.Storm: n = %d, want at least 2", n)
+	}
 	var runs atomic.Int64
 	release := make(chan struct{})
 	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
