@@ -1,0 +1,213 @@
+package bench
+
+// Rate-limiting benchmarks: backstop's ratelimit against its peers, in one
+// run. Every benchmark uses b.RunParallel, so with -cpu 2 ns/op is wall time
+// per operation with two goroutines (inverse throughput); the same key on
+// every request, limits high enough never to reject. Redis benchmarks use
+// BENCH_REDIS_ADDR (default 127.0.0.1:6379) and skip when it does not answer.
+// go-chi/httprate-redis is not benchmarked: the Go module proxy refuses it
+// (403), so it cannot be a dependency here.
+//
+//	go test -run '^$' -bench 'Ratelimit' -benchmem -count 6 -cpu 1,2 .
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-chi/httprate"
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"github.com/sethvargo/go-limiter/httplimit"
+	"github.com/sethvargo/go-limiter/memorystore"
+	ulule "github.com/ulule/limiter/v3"
+	ulmw "github.com/ulule/limiter/v3/drivers/middleware/stdlib"
+	ulmem "github.com/ulule/limiter/v3/drivers/store/memory"
+	ulredis "github.com/ulule/limiter/v3/drivers/store/redis"
+	"golang.org/x/time/rate"
+
+	"github.com/backstop-go/backstop/ratelimit"
+	"github.com/backstop-go/backstop/ratelimit/redisstore"
+)
+
+const rlKey = "bench-key"
+
+// huge limits: never reject during a benchmark.
+var (
+	rlOnePolicy = []ratelimit.Policy{{Name: "default", Limit: 1 << 50, Window: time.Hour}}
+	rlTwo       = []ratelimit.Policy{{Name: "burst", Limit: 1 << 50, Window: time.Second}, {Name: "hourly", Limit: 1 << 52, Window: time.Hour}}
+)
+
+type rlWriter struct{ h http.Header }
+
+func (w *rlWriter) Header() http.Header         { return w.h }
+func (w *rlWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *rlWriter) WriteHeader(int)             {}
+
+var rlOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) })
+
+func rlServe(b *testing.B, h http.Handler) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = "192.0.2.1:1234"
+		w := &rlWriter{h: make(http.Header, 8)}
+		for pb.Next() {
+			clear(w.h)
+			h.ServeHTTP(w, req)
+		}
+	})
+}
+
+func rlDecide(b *testing.B, allow func(ctx context.Context) bool) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !allow(ctx) {
+				b.Error("rejected")
+				return
+			}
+		}
+	})
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// BenchmarkRatelimitDecision is one in-memory decision for a known key.
+func BenchmarkRatelimitDecision(b *testing.B) {
+	b.Run("backstop-sliding", func(b *testing.B) {
+		l := must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{}))
+		rlDecide(b, func(ctx context.Context) bool { d, _ := l.AllowN(ctx, rlKey, 1); return d.Allowed })
+	})
+	b.Run("backstop-sliding-2policies", func(b *testing.B) {
+		l := must(ratelimit.NewSlidingWindow(rlTwo, ratelimit.MemoryOptions{}))
+		rlDecide(b, func(ctx context.Context) bool { d, _ := l.AllowN(ctx, rlKey, 1); return d.Allowed })
+	})
+	b.Run("backstop-sliding-manykeys", func(b *testing.B) {
+		// 1024 keys spread over the shards: what a real service sees.
+		l := must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{}))
+		keys := make([]string, 1024)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("client-%d", i)
+		}
+		ctx := context.Background()
+		var seq atomic.Int64
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(seq.Add(1)) * 509 // goroutines walk the keys out of step
+			for pb.Next() {
+				i++
+				if d, _ := l.AllowN(ctx, keys[i&1023], 1); !d.Allowed {
+					b.Error("rejected")
+					return
+				}
+			}
+		})
+	})
+	b.Run("backstop-tokenbucket", func(b *testing.B) {
+		l := must(ratelimit.NewTokenBucket(rlOnePolicy, ratelimit.MemoryOptions{}))
+		rlDecide(b, func(ctx context.Context) bool { d, _ := l.AllowN(ctx, rlKey, 1); return d.Allowed })
+	})
+	b.Run("sethvargo-memorystore", func(b *testing.B) {
+		s := must(memorystore.New(&memorystore.Config{Tokens: 1 << 40, Interval: time.Hour}))
+		rlDecide(b, func(ctx context.Context) bool { _, _, _, ok, _ := s.Take(ctx, rlKey); return ok })
+	})
+	b.Run("ulule-memory", func(b *testing.B) {
+		l := ulule.New(ulmem.NewStore(), ulule.Rate{Period: time.Hour, Limit: 1 << 60})
+		rlDecide(b, func(ctx context.Context) bool { c, err := l.Get(ctx, rlKey); return err == nil && !c.Reached })
+	})
+	b.Run("x-time-rate", func(b *testing.B) {
+		lim := rate.NewLimiter(rate.Limit(1e12), math.MaxInt32)
+		rlDecide(b, func(context.Context) bool { return lim.Allow() })
+	})
+}
+
+// BenchmarkRatelimitMiddleware is the whole middleware in memory: key,
+// decision, headers.
+func BenchmarkRatelimitMiddleware(b *testing.B) {
+	static := func(*http.Request) string { return rlKey }
+	b.Run("baseline-no-limiter", func(b *testing.B) { rlServe(b, rlOK) })
+	b.Run("backstop", func(b *testing.B) {
+		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), static, ratelimit.Options{}))
+		rlServe(b, m.Handler(rlOK))
+	})
+	b.Run("backstop-2policies", func(b *testing.B) {
+		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlTwo, ratelimit.MemoryOptions{})), static, ratelimit.Options{}))
+		rlServe(b, m.Handler(rlOK))
+	})
+	b.Run("backstop-clientip", func(b *testing.B) {
+		key := must(ratelimit.ClientIP(ratelimit.ClientIPOptions{}))
+		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), key, ratelimit.Options{}))
+		rlServe(b, m.Handler(rlOK))
+	})
+	b.Run("httprate", func(b *testing.B) {
+		rlServe(b, httprate.LimitBy(math.MaxInt32, time.Minute, httprate.Key(rlKey))(rlOK))
+	})
+	b.Run("sethvargo-httplimit", func(b *testing.B) {
+		s := must(memorystore.New(&memorystore.Config{Tokens: 1 << 40, Interval: time.Hour}))
+		mw := must(httplimit.NewMiddleware(s, func(*http.Request) (string, error) { return rlKey, nil }))
+		rlServe(b, mw.Handle(rlOK))
+	})
+	b.Run("ulule-stdlib", func(b *testing.B) {
+		l := ulule.New(ulmem.NewStore(), ulule.Rate{Period: time.Hour, Limit: 1 << 60})
+		mw := ulmw.NewMiddleware(l, ulmw.WithKeyGetter(func(*http.Request) string { return rlKey }))
+		rlServe(b, mw.Handler(rlOK))
+	})
+}
+
+func rlRedis(b *testing.B) *redis.Client {
+	addr := os.Getenv("BENCH_REDIS_ADDR")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		rdb.Close()
+		b.Skip("redis not available at ", addr, ": ", err)
+	}
+	b.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// BenchmarkRatelimitRedis is one Redis-backed decision. backstop checks two
+// policies (1/s-style burst and hourly) in its one round trip; redis_rate
+// and ulule check one.
+func BenchmarkRatelimitRedis(b *testing.B) {
+	prefix := fmt.Sprintf("bench:%d", time.Now().UnixNano())
+	b.Run("backstop-redisstore-2policies", func(b *testing.B) {
+		l := must(redisstore.New(rlRedis(b), rlTwo, redisstore.Options{Prefix: prefix}))
+		rlDecide(b, func(ctx context.Context) bool { d, err := l.AllowN(ctx, rlKey, 1); return err == nil && d.Allowed })
+	})
+	b.Run("backstop-redisstore-1policy", func(b *testing.B) {
+		l := must(redisstore.New(rlRedis(b), rlOnePolicy, redisstore.Options{Prefix: prefix}))
+		rlDecide(b, func(ctx context.Context) bool { d, err := l.AllowN(ctx, rlKey, 1); return err == nil && d.Allowed })
+	})
+	b.Run("redis_rate", func(b *testing.B) {
+		l := redis_rate.NewLimiter(rlRedis(b))
+		lim := redis_rate.Limit{Rate: 1 << 30, Burst: 1 << 30, Period: time.Second}
+		rlDecide(b, func(ctx context.Context) bool {
+			res, err := l.Allow(ctx, prefix+rlKey, lim)
+			return err == nil && res.Allowed > 0
+		})
+	})
+	b.Run("ulule-redis", func(b *testing.B) {
+		st := must(ulredis.NewStoreWithOptions(rlRedis(b), ulule.StoreOptions{Prefix: prefix + "ulule"}))
+		l := ulule.New(st, ulule.Rate{Period: time.Hour, Limit: 1 << 60})
+		rlDecide(b, func(ctx context.Context) bool { c, err := l.Get(ctx, rlKey); return err == nil && !c.Reached })
+	})
+}

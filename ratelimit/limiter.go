@@ -1,0 +1,213 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxPolicies is the largest number of policies one Limiter checks per
+// decision. A Decision carries its per-policy results inline, so a decision
+// never allocates and stays small to copy; four covers per-second,
+// per-minute, per-hour and per-day limits on one key.
+const MaxPolicies = 4
+
+// Policy is one quota: at most Limit units per Window. Name identifies the
+// policy in response headers, problem bodies and metrics, so it must be short,
+// stable and free of user data.
+type Policy struct {
+	// Name is the policy name sent in RateLimit-Policy and RateLimit headers
+	// and in the violated-policies problem member. It must be 1 to 64
+	// characters from [A-Za-z0-9_.-] and unique within a Limiter.
+	Name string
+	// Limit is the quota: how many units a key may use per Window. It must be
+	// at least 1.
+	Limit int64
+	// Window is the length of the window. It must be a whole number of
+	// seconds (the draft's w parameter has no sub-second precision), at least
+	// one second.
+	Window time.Duration
+}
+
+// PerSecond returns a policy of limit units per second.
+func PerSecond(name string, limit int64) Policy { return Policy{name, limit, time.Second} }
+
+// PerMinute returns a policy of limit units per minute.
+func PerMinute(name string, limit int64) Policy { return Policy{name, limit, time.Minute} }
+
+// PerHour returns a policy of limit units per hour.
+func PerHour(name string, limit int64) Policy { return Policy{name, limit, time.Hour} }
+
+// ErrInvalidPolicy is returned (wrapped) by constructors given policies that
+// cannot be enforced or advertised: test with errors.Is.
+var ErrInvalidPolicy = errors.New("ratelimit: invalid policy")
+
+// ErrInvalidCost is returned by AllowN for a negative cost.
+var ErrInvalidCost = errors.New("ratelimit: negative cost")
+
+// ValidatePolicies reports whether policies can be used by a Limiter: between
+// 1 and MaxPolicies of them, each with a valid name, limit and window, names
+// unique. Limiter implementations outside this package should call it from
+// their constructor.
+func ValidatePolicies(policies []Policy) error {
+	if len(policies) == 0 || len(policies) > MaxPolicies {
+		return fmt.Errorf("%w: need 1 to %d policies, got %d", ErrInvalidPolicy, MaxPolicies, len(policies))
+	}
+	for i, p := range policies {
+		if !validName(p.Name) {
+			return fmt.Errorf("%w: policy %d: name %q must be 1-64 characters of [A-Za-z0-9_.-]", ErrInvalidPolicy, i, p.Name)
+		}
+		if p.Limit < 1 {
+			return fmt.Errorf("%w: policy %q: limit %d must be at least 1", ErrInvalidPolicy, p.Name, p.Limit)
+		}
+		if p.Window < time.Second || p.Window%time.Second != 0 {
+			return fmt.Errorf("%w: policy %q: window %v must be a whole number of seconds", ErrInvalidPolicy, p.Name, p.Window)
+		}
+		for _, q := range policies[:i] {
+			if q.Name == p.Name {
+				return fmt.Errorf("%w: duplicate policy name %q", ErrInvalidPolicy, p.Name)
+			}
+		}
+	}
+	return nil
+}
+
+func validName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	return strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-')
+	}) < 0
+}
+
+// Limiter decides whether a key may spend units now. Implementations must be
+// safe for concurrent use.
+type Limiter interface {
+	// AllowN atomically checks key against every policy and, only if all of
+	// them admit n units, consumes n units from each. A denied request
+	// consumes nothing. n == 0 reports the current state without consuming.
+	// A cost larger than a policy's Limit is always denied with a zero
+	// RetryAfter for that policy, because waiting never helps. An error
+	// means no decision was made (store unavailable, context done); the
+	// returned Decision is then the zero value.
+	AllowN(ctx context.Context, key string, n int64) (Decision, error)
+	// Policies returns the policies checked by AllowN, in a fixed order that
+	// Decision.Result follows. Callers must not modify the slice.
+	Policies() []Policy
+}
+
+// Result is one policy's part of a Decision.
+type Result struct {
+	// Allowed reports whether this policy admitted the request on its own.
+	Allowed bool
+	// Remaining is the number of units still available in the policy's
+	// window after this decision (0 when denied).
+	Remaining int64
+	// Reset is how long until the policy frees capacity. For an admitting
+	// policy it is the end of the current window (sliding window) or the
+	// time until the bucket is full again (token bucket); for a denying
+	// policy it equals RetryAfter, so a Retry-After header never points
+	// earlier than the RateLimit reset of the policy it cites.
+	Reset time.Duration
+	// RetryAfter is, for a denying policy, how long until a request of the
+	// same cost would be admitted by this policy if no other traffic
+	// arrives; zero when allowed or when the cost exceeds the limit.
+	RetryAfter time.Duration
+}
+
+// Decision is the outcome of one AllowN call. The zero value is a denial
+// with no policy results. A Decision is a plain value: copy it freely.
+type Decision struct {
+	// Allowed reports whether the request was admitted by every policy.
+	Allowed bool
+	// Limit is the quota of the binding policy: the violated policy with the
+	// longest RetryAfter when denied, else the policy with the least
+	// Remaining.
+	Limit int64
+	// Remaining is the binding policy's remaining units.
+	Remaining int64
+	// Reset is the binding policy's Reset.
+	Reset time.Duration
+	// RetryAfter is how long until the same request can succeed when denied
+	// (the longest of the violated policies' RetryAfter), else zero.
+	RetryAfter time.Duration
+
+	results [MaxPolicies]Result
+	n       int
+	binding int // index of the binding policy, -1 when n == 0
+}
+
+// Len returns the number of policy results, equal to len(Limiter.Policies()).
+func (d *Decision) Len() int { return d.n }
+
+// Result returns the result for policy i, in the Limiter's Policies order.
+func (d *Decision) Result(i int) Result { return d.results[i] }
+
+// Binding returns the index of the binding policy (see Decision.Limit), or
+// -1 for an empty decision.
+func (d *Decision) Binding() int {
+	if d.n == 0 {
+		return -1
+	}
+	return d.binding
+}
+
+func (d *Decision) findBinding() int {
+	best := -1
+	for i := 0; i < d.n; i++ {
+		r := &d.results[i]
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := &d.results[best]
+		if d.Allowed {
+			if r.Remaining < b.Remaining {
+				best = i
+			}
+		} else if !r.Allowed && (b.Allowed || r.RetryAfter > b.RetryAfter) {
+			best = i
+		}
+	}
+	return best
+}
+
+// NewDecision assembles a Decision from per-policy results (one per policy,
+// in order) and fills the summary fields. It is meant for Limiter
+// implementations outside this package. It panics if len(results) exceeds
+// MaxPolicies or differs from len(policies).
+func NewDecision(policies []Policy, results []Result) Decision {
+	if len(results) != len(policies) || len(results) > MaxPolicies {
+		panic("ratelimit: NewDecision: results do not match policies")
+	}
+	var d Decision
+	d.n = copy(d.results[:], results)
+	d.finish(policies)
+	return d
+}
+
+// finish computes Allowed and the binding-policy summary from d.results.
+func (d *Decision) finish(policies []Policy) {
+	d.Allowed = true
+	for i := 0; i < d.n; i++ {
+		if !d.results[i].Allowed {
+			d.Allowed = false
+		}
+	}
+	b := d.findBinding()
+	d.binding = b
+	if b < 0 {
+		d.Allowed = false
+		return
+	}
+	r := &d.results[b]
+	d.Limit = policies[b].Limit
+	d.Remaining = r.Remaining
+	d.Reset = r.Reset
+	if !d.Allowed {
+		d.RetryAfter = r.RetryAfter
+	}
+}

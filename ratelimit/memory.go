@@ -1,0 +1,50 @@
+package ratelimit
+
+import (
+	"errors"
+	"time"
+)
+
+// MemoryOptions configures the in-memory limiters. The zero value is ready to
+// use.
+type MemoryOptions struct {
+	// MaxKeys caps the number of keys tracked at once. When a shard is full
+	// its least recently used key is forgotten (its counters restart from
+	// zero). Default 100 000, which is about 20 MB with one policy.
+	MaxKeys int
+	// Shards is the number of independently locked shards, rounded up to a
+	// power of two. Default 64.
+	Shards int
+	// Clock returns the current time. Only differences between readings are
+	// used, so the default time.Now is monotonic. Tests inject a fake clock.
+	Clock func() time.Time
+}
+
+func (o MemoryOptions) withDefaults() (MemoryOptions, error) {
+	if o.MaxKeys < 0 || o.Shards < 0 {
+		return o, errors.New("ratelimit: MaxKeys and Shards must not be negative")
+	}
+	if o.MaxKeys == 0 {
+		o.MaxKeys = 100_000
+	}
+	if o.Shards == 0 {
+		o.Shards = 64
+	}
+	if o.Shards > o.MaxKeys {
+		o.Shards = o.MaxKeys
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	return o, nil
+}
+
+// MaxWindow returns the longest window of policies: after two of them
+// without traffic a sliding-window key holds no state.
+func MaxWindow(policies []Policy) time.Duration {
+	var w time.Duration
+	for _, p := range policies {
+		w = max(w, p.Window)
+	}
+	return w
+}

@@ -1,0 +1,329 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backstop-go/backstop/internal/redistest"
+	"github.com/backstop-go/backstop/problem"
+	"github.com/backstop-go/backstop/ratelimit"
+	"github.com/backstop-go/backstop/ratelimit/limitertest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// fixedClock is a manual server clock for the script, starting at an
+// instant aligned to every window the suite uses (2026-01-01T00:00:00Z).
+type fixedClock struct{ us atomic.Int64 }
+
+func newFixedClock() *fixedClock {
+	c := &fixedClock{}
+	c.us.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro())
+	return c
+}
+
+func (c *fixedClock) now() int64              { return c.us.Load() }
+func (c *fixedClock) advance(d time.Duration) { c.us.Add(d.Microseconds()) }
+
+func harness(client func(t *testing.T) redis.UniversalClient) limitertest.Harness {
+	return limitertest.Harness{
+		Kind: limitertest.SlidingWindow,
+		New: func(t *testing.T, p []ratelimit.Policy) (ratelimit.Limiter, func(time.Duration)) {
+			// The denied cache runs on local time, which the fake clock
+			// does not move: it has its own tests.
+			l, err := New(client(t), p, Options{Prefix: redistest.Prefix(t), DeniedCacheSize: -1, Timeout: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := newFixedClock()
+			l.now = clock.now
+			return l, clock.advance
+		},
+	}
+}
+
+func TestConformanceSingleNode(t *testing.T) {
+	limitertest.Run(t, harness(func(t *testing.T) redis.UniversalClient { return redistest.Client(t) }))
+}
+
+func TestConformanceCluster(t *testing.T) {
+	limitertest.Run(t, harness(func(t *testing.T) redis.UniversalClient { return redistest.Cluster(t) }))
+}
+
+// TestConformanceServerClock runs the suite on the Redis server's clock (no
+// time travel: the checks needing it are skipped).
+func TestConformanceServerClock(t *testing.T) {
+	limitertest.Run(t, limitertest.Harness{
+		Kind: limitertest.SlidingWindow,
+		New: func(t *testing.T, p []ratelimit.Policy) (ratelimit.Limiter, func(time.Duration)) {
+			l, err := New(redistest.Cluster(t), p, Options{Prefix: redistest.Prefix(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l, nil
+		},
+	})
+}
+
+func TestNewValidates(t *testing.T) {
+	c := redistest.Client(t)
+	ok := []ratelimit.Policy{ratelimit.PerMinute("m", 1)}
+	for name, f := range map[string]func() error{
+		"nil client":   func() error { _, err := New(nil, ok, Options{}); return err },
+		"no policies":  func() error { _, err := New(c, nil, Options{}); return err },
+		"brace prefix": func() error { _, err := New(c, ok, Options{Prefix: "a{b"}); return err },
+		"bad window": func() error {
+			_, err := New(c, []ratelimit.Policy{{Name: "x", Limit: 1, Window: 1500 * time.Millisecond}}, Options{})
+			return err
+		},
+	} {
+		if f() == nil {
+			t.Errorf("%s: New accepted", name)
+		}
+	}
+}
+
+// TestTwoInstancesShareOneLimit: two clients (two app instances with their
+// own connection pools) hammering one key admit exactly the limit between
+// them.
+func TestTwoInstancesShareOneLimit(t *testing.T) {
+	const limit = 150
+	prefix := redistest.Prefix(t)
+	srv := redistest.NewServer(t)
+	policies := []ratelimit.Policy{ratelimit.PerHour("h", limit), ratelimit.PerMinute("m", 1000)}
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for inst := 0; inst < 2; inst++ {
+		l, err := New(srv.Client(t), policies, Options{Prefix: prefix, Timeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 60; i++ {
+					d, err := l.AllowN(context.Background(), "shared", 1)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if d.Allowed {
+						admitted.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if got := admitted.Load(); got != limit {
+		t.Fatalf("two instances admitted %d, want exactly %d", got, limit)
+	}
+}
+
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+func TestOneRoundTripPerDecision(t *testing.T) {
+	client := redistest.NewServer(t).Client(t)
+	hook := &countHook{}
+	client.AddHook(hook)
+	policies := []ratelimit.Policy{ratelimit.PerSecond("s", 5), ratelimit.PerHour("h", 1000)}
+	l, err := New(client, policies, Options{DeniedCacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := l.AllowN(ctx, "warm", 1); err != nil { // loads the script (EVALSHA, NOSCRIPT, EVAL)
+		t.Fatal(err)
+	}
+	hook.n.Store(0)
+	const decisions = 20
+	for i := 0; i < decisions; i++ {
+		if _, err := l.AllowN(ctx, "k", 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := hook.n.Load(); got != decisions {
+		t.Fatalf("%d round trips for %d decisions of two policies, want exactly one each", got, decisions)
+	}
+}
+
+func TestDeniedCacheSkipsRedis(t *testing.T) {
+	client := redistest.NewServer(t).Client(t)
+	hook := &countHook{}
+	client.AddHook(hook)
+	l, err := New(client, []ratelimit.Policy{ratelimit.PerMinute("m", 2)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if d, err := l.AllowN(ctx, "k", 1); err != nil || !d.Allowed {
+			t.Fatalf("request %d: %+v %v", i, d, err)
+		}
+	}
+	first, err := l.AllowN(ctx, "k", 1)
+	if err != nil || first.Allowed {
+		t.Fatalf("over limit: %+v %v", first, err)
+	}
+	before := hook.n.Load()
+	for i := 0; i < 50; i++ {
+		d, err := l.AllowN(ctx, "k", 1)
+		if err != nil || d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > first.RetryAfter {
+			t.Fatalf("cached denial %d: %+v %v (first %v)", i, d, err, first.RetryAfter)
+		}
+	}
+	if got := hook.n.Load() - before; got != 0 {
+		t.Fatalf("%d round trips for cached denials, want 0", got)
+	}
+	// Other keys and cheaper peeks still go to Redis.
+	if d, err := l.AllowN(ctx, "other", 1); err != nil || !d.Allowed {
+		t.Fatalf("other key: %+v %v", d, err)
+	}
+	if d, err := l.AllowN(ctx, "k", 0); err != nil || d.Remaining != 0 {
+		t.Fatalf("peek: %+v %v", d, err)
+	}
+	if got := hook.n.Load() - before; got != 2 {
+		t.Fatalf("%d round trips, want 2", got)
+	}
+}
+
+func TestDeniedCacheExpires(t *testing.T) {
+	c := newDeniedCache(2)
+	p := []ratelimit.Policy{ratelimit.PerMinute("m", 1)}
+	d := ratelimit.NewDecision(p, []ratelimit.Result{{RetryAfter: 50 * time.Millisecond, Reset: 50 * time.Millisecond}})
+	c.put("a", 1, &d)
+	if _, ok := c.get("a", 1, p); !ok {
+		t.Fatal("fresh denial not cached")
+	}
+	if _, ok := c.get("a", 0+1, p); !ok {
+		t.Fatal("same cost not answered")
+	}
+	c.put("b", 3, &d)
+	if _, ok := c.get("b", 2, p); ok {
+		t.Fatal("cheaper request answered from a denial of a costlier one")
+	}
+	c.put("c", 1, &d) // over capacity: something is evicted
+	if len(c.m) > 2 {
+		t.Fatalf("cache holds %d entries, cap 2", len(c.m))
+	}
+	c.m["a"] = deniedEntry{at: time.Now().Add(-time.Hour), until: time.Now().Add(-time.Minute), cost: 1}
+	if _, ok := c.get("a", 1, p); ok {
+		t.Fatal("expired denial answered")
+	}
+}
+
+func TestKeysShareOneSlot(t *testing.T) {
+	l, err := New(redistest.Cluster(t), []ratelimit.Policy{
+		ratelimit.PerSecond("a", 10), ratelimit.PerMinute("b", 10), ratelimit.PerHour("c", 10),
+	}, Options{Prefix: redistest.Prefix(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"", "x", "}", "{", "a}b{c", "{user}", "ip:2001:db8::/64"} {
+		if _, err := l.AllowN(context.Background(), key, 1); err != nil {
+			t.Errorf("key %q: %v", key, err)
+		}
+	}
+}
+
+// TestOutage stops a real Redis under the middleware, checks each failure
+// policy, then restarts it and checks that limiting resumes by itself.
+func TestOutage(t *testing.T) {
+	tests := []struct {
+		policy     ratelimit.FailurePolicy
+		downStatus []int // statuses for three requests while Redis is down
+	}{
+		{ratelimit.FailOpen, []int{200, 200, 200}},
+		{ratelimit.FailClosed, []int{503, 503, 503}},
+		{ratelimit.FailLocal, []int{200, 200, 429}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy.String(), func(t *testing.T) {
+			srv := redistest.NewServer(t)
+			client := srv.Client(t)
+			l, err := New(client, []ratelimit.Policy{ratelimit.PerHour("h", 2)}, Options{Timeout: 500 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ratelimit.NewMiddleware(l, func(*http.Request) string { return "k" },
+				ratelimit.Options{OnError: tc.policy, RetryStoreAfter: -1,
+					Logger: slog.New(slog.DiscardHandler), ErrorHandler: quietProblems})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+			do := func() *httptest.ResponseRecorder {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+				return rec
+			}
+			if c := do().Code; c != 200 {
+				t.Fatalf("before outage: %d", c)
+			}
+			srv.Stop(t)
+			for i, want := range tc.downStatus {
+				rec := do()
+				if rec.Code != want {
+					t.Fatalf("outage request %d: status %d, want %d; body %s", i, rec.Code, want, rec.Body)
+				}
+				if want == 503 && rec.Header().Get("Retry-After") != "1" {
+					t.Fatalf("503 without Retry-After: 1")
+				}
+				if want == 200 && tc.policy == ratelimit.FailOpen && rec.Header().Get("RateLimit") != "" {
+					t.Fatalf("fail-open answer claims a RateLimit state")
+				}
+			}
+			srv.Restart(t)
+			// The restarted server is empty: two fresh admissions, then a
+			// denial decided by Redis. go-redis may spend a request
+			// discovering its pooled connections died.
+			codes := []int{}
+			for i := 0; i < 4; i++ {
+				codes = append(codes, do().Code)
+				if len(codes) >= 3 && codes[len(codes)-1] == 429 {
+					break
+				}
+			}
+			if codes[len(codes)-1] != 429 {
+				t.Fatalf("after restart: statuses %v, want limiting to resume (429)", codes)
+			}
+			if n, err := client.Exists(context.Background(), "ratelimit:{:k}:h").Result(); err != nil || n != 1 {
+				t.Fatalf("limit state not back in Redis: %d %v", n, err)
+			}
+		})
+	}
+}
+
+func TestStoreErrorIsTyped(t *testing.T) {
+	srv := redistest.NewServer(t)
+	l, err := New(srv.Client(t), []ratelimit.Policy{ratelimit.PerHour("h", 2)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	if _, err := l.AllowN(context.Background(), "k", 1); !errors.Is(err, ratelimit.ErrStoreUnavailable) {
+		t.Fatalf("error %v does not wrap ErrStoreUnavailable", err)
+	}
+}
+
+var quietWriter, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+
+func quietProblems(w http.ResponseWriter, r *http.Request, err error) { quietWriter.Write(w, r, err) }

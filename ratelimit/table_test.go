@@ -1,0 +1,82 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+)
+
+type testClock struct{ now time.Time }
+
+func (c *testClock) Now() time.Time { return c.now }
+
+func TestMaxKeysEvictsLeastRecentlyUsed(t *testing.T) {
+	for _, kind := range []string{"sliding", "bucket"} {
+		t.Run(kind, func(t *testing.T) {
+			clock := &testClock{now: time.Unix(1e9, 0)}
+			opts := MemoryOptions{MaxKeys: 3, Shards: 1, Clock: clock.Now}
+			p := []Policy{PerHour("h", 1)}
+			var l interface {
+				Limiter
+				Len() int
+			}
+			var err error
+			if kind == "sliding" {
+				l, err = NewSlidingWindow(p, opts)
+			} else {
+				l, err = NewTokenBucket(p, opts)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			use := func(k string) bool { d, _ := l.AllowN(ctx, k, 1); return d.Allowed }
+			for _, k := range []string{"a", "b", "c"} {
+				use(k)
+			}
+			use("a") // a is now the most recent; b the least
+			use("d") // evicts b
+			if n := l.Len(); n != 3 {
+				t.Fatalf("Len = %d, want cap 3", n)
+			}
+			if use("a") || use("c") || use("d") {
+				t.Fatal("a tracked key was forgotten")
+			}
+			if !use("b") {
+				t.Fatal("b should have been evicted (least recently used) and start afresh")
+			}
+		})
+	}
+}
+
+func TestIdleKeysAreReclaimed(t *testing.T) {
+	clock := &testClock{now: time.Unix(1e9, 0)}
+	l, err := NewSlidingWindow([]Policy{PerMinute("m", 5)}, MemoryOptions{Shards: 1, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		_, _ = l.AllowN(ctx, fmt.Sprint("k", i), 1)
+	}
+	clock.now = clock.now.Add(2 * time.Minute) // two windows: no state left
+	for i := 0; i < 60; i++ {
+		_, _ = l.AllowN(ctx, "hot", 1) // each access reclaims up to two idle keys
+	}
+	if n := l.Len(); n != 1 {
+		t.Fatalf("Len = %d after 60 accesses, want only the hot key", n)
+	}
+}
+
+func TestKnownKeyDecisionDoesNotAllocate(t *testing.T) {
+	l, _ := NewSlidingWindow([]Policy{PerSecond("s", 1<<40), PerHour("h", 1<<40)}, MemoryOptions{})
+	tb, _ := NewTokenBucket([]Policy{PerSecond("s", 1<<40), PerHour("h", 1<<40)}, MemoryOptions{})
+	ctx := context.Background()
+	for name, lim := range map[string]Limiter{"sliding": l, "bucket": tb} {
+		_, _ = lim.AllowN(ctx, "k", 1)
+		if a := testing.AllocsPerRun(100, func() { _, _ = lim.AllowN(ctx, "k", 1) }); a != 0 {
+			t.Errorf("%s: %v allocs per decision", name, a)
+		}
+	}
+}
