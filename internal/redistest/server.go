@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/backstop-go/backstop/internal/childproc"
 )
 
 const (
@@ -316,8 +318,7 @@ func (s *Server) launchLocked() error {
 	cmd.Dir = s.dir
 	cmd.Stdout = logf
 	cmd.Stderr = logf
-	configureCmd(cmd)
-	if err := startCmd(cmd); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		_ = logf.Close()
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}

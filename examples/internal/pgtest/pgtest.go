@@ -48,6 +48,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/backstop-go/backstop/internal/childproc"
 )
 
 // EnvURL names the environment variable holding the URL of an existing
@@ -260,9 +262,9 @@ func start(initdb, postgres string) (*server, error) {
 	configureCmd(cmd, cred)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	// Through startCmd: initdb has the parent-death signal too, which
+	// Through childproc.Start: initdb has the parent-death signal too, which
 	// must not fire because the thread that forked it ended.
-	if err := startCmd(cmd); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		return nil, fmt.Errorf("pgtest: initdb: %w", err)
 	}
 	if err := cmd.Wait(); err != nil {
@@ -299,7 +301,7 @@ func (s *server) run(postgres, data, sock, logPath string, cred *runAs) error {
 		"-c", "max_connections=50", "-c", "shared_buffers=16MB")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	configureCmd(cmd, cred)
-	if err := startCmd(cmd); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
 	s.cmd, s.done = cmd, make(chan struct{})

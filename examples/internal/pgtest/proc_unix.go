@@ -1,4 +1,4 @@
-//go:build unix && !linux
+//go:build unix
 
 package pgtest
 
@@ -13,5 +13,3 @@ func configureCmd(cmd *exec.Cmd, cred *runAs) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: cred.uid, Gid: cred.gid}}
 	}
 }
-
-func startCmd(cmd *exec.Cmd) error { return cmd.Start() }
