@@ -7,8 +7,8 @@ package bench
 // 201 with a small JSON body. No Go peer is benchmarked: none of the Go
 // idempotency libraries is a dependency of this module (see the research
 // notes), and their designs differ (no fingerprint, no scope). Redis
-// benchmarks use BENCH_REDIS_ADDR (default 127.0.0.1:6379) and skip when it
-// does not answer.
+// benchmarks start their own redis-server through internal/redistest (see
+// main_test.go), or use BENCH_REDIS_ADDR or REDIS_URL when set.
 //
 //	go test -run '^$' -bench 'Idempotency' -benchmem -count 6 .
 
@@ -19,12 +19,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/idempotency/redisstore"
@@ -142,16 +139,7 @@ func BenchmarkIdempotency(b *testing.B) {
 }
 
 func idemRedisStore(b *testing.B, prefix string) idempotency.Store {
-	addr := os.Getenv("BENCH_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		rdb.Close()
-		b.Skip("redis not available at ", addr, ": ", err)
-	}
-	b.Cleanup(func() { rdb.Close() })
+	rdb := benchRedis(b)
 	s, err := redisstore.New(context.Background(), rdb, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		b.Fatal(err)

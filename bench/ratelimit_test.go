@@ -3,8 +3,10 @@ package bench
 // Rate-limiting benchmarks: backstop's ratelimit against its peers, in one
 // run. Every benchmark uses b.RunParallel, so with -cpu 2 ns/op is wall time
 // per operation with two goroutines (inverse throughput); the same key on
-// every request, limits high enough never to reject. Redis benchmarks use
-// BENCH_REDIS_ADDR (default 127.0.0.1:6379) and skip when it does not answer.
+// every request, limits high enough never to reject. Redis benchmarks start
+// their own redis-server through internal/redistest (see main_test.go), or
+// use BENCH_REDIS_ADDR or REDIS_URL when set; they skip without a
+// redis-server binary.
 // go-chi/httprate-redis is not benchmarked: the Go module proxy refuses it
 // (403), so it cannot be a dependency here.
 //
@@ -16,14 +18,12 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-chi/httprate"
 	"github.com/go-redis/redis_rate/v10"
-	"github.com/redis/go-redis/v9"
 	"github.com/sethvargo/go-limiter/httplimit"
 	"github.com/sethvargo/go-limiter/memorystore"
 	ulule "github.com/ulule/limiter/v3"
@@ -80,6 +80,33 @@ func rlDecide(b *testing.B, allow func(ctx context.Context) bool) {
 	})
 }
 
+func rlKeys(prefix string, n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return keys
+}
+
+// rlOwnKeys runs allow in parallel, each goroutine over its own 1024 keys.
+func rlOwnKeys(b *testing.B, allow func(ctx context.Context, key string) bool) {
+	ctx := context.Background()
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		keys := rlKeys(fmt.Sprintf("g%d", seq.Add(1)), 1024)
+		i := 0
+		for pb.Next() {
+			i++
+			if !allow(ctx, keys[i&1023]) {
+				b.Error("rejected")
+				return
+			}
+		}
+	})
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -98,18 +125,16 @@ func BenchmarkRatelimitDecision(b *testing.B) {
 		rlDecide(b, func(ctx context.Context) bool { d, _ := l.AllowN(ctx, rlKey, 1); return d.Allowed })
 	})
 	b.Run("backstop-sliding-manykeys", func(b *testing.B) {
-		// 1024 keys spread over the shards: what a real service sees.
+		// 1024 keys spread over the shards, shared by all goroutines, which
+		// walk them out of step: what a real service sees.
 		l := must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{}))
-		keys := make([]string, 1024)
-		for i := range keys {
-			keys[i] = fmt.Sprintf("client-%d", i)
-		}
+		keys := rlKeys("client", 1024)
 		ctx := context.Background()
 		var seq atomic.Int64
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
-			i := int(seq.Add(1)) * 509 // goroutines walk the keys out of step
+			i := int(seq.Add(1)) * 509
 			for pb.Next() {
 				i++
 				if d, _ := l.AllowN(ctx, keys[i&1023], 1); !d.Allowed {
@@ -118,6 +143,20 @@ func BenchmarkRatelimitDecision(b *testing.B) {
 				}
 			}
 		})
+	})
+	b.Run("backstop-sliding-ownkeys", func(b *testing.B) {
+		// Each goroutine its own 1024 keys (spread over all shards): no
+		// key is shared, so this is the scaling across cores.
+		l := must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{}))
+		rlOwnKeys(b, func(ctx context.Context, key string) bool { d, _ := l.AllowN(ctx, key, 1); return d.Allowed })
+	})
+	b.Run("backstop-tokenbucket-ownkeys", func(b *testing.B) {
+		l := must(ratelimit.NewTokenBucket(rlOnePolicy, ratelimit.MemoryOptions{}))
+		rlOwnKeys(b, func(ctx context.Context, key string) bool { d, _ := l.AllowN(ctx, key, 1); return d.Allowed })
+	})
+	b.Run("sethvargo-memorystore-ownkeys", func(b *testing.B) {
+		s := must(memorystore.New(&memorystore.Config{Tokens: 1 << 40, Interval: time.Hour}))
+		rlOwnKeys(b, func(ctx context.Context, key string) bool { _, _, _, ok, _ := s.Take(ctx, key); return ok })
 	})
 	b.Run("backstop-tokenbucket", func(b *testing.B) {
 		l := must(ratelimit.NewTokenBucket(rlOnePolicy, ratelimit.MemoryOptions{}))
@@ -170,35 +209,21 @@ func BenchmarkRatelimitMiddleware(b *testing.B) {
 	})
 }
 
-func rlRedis(b *testing.B) *redis.Client {
-	addr := os.Getenv("BENCH_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		rdb.Close()
-		b.Skip("redis not available at ", addr, ": ", err)
-	}
-	b.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 // BenchmarkRatelimitRedis is one Redis-backed decision. backstop checks two
 // policies (1/s-style burst and hourly) in its one round trip; redis_rate
 // and ulule check one.
 func BenchmarkRatelimitRedis(b *testing.B) {
 	prefix := fmt.Sprintf("bench:%d", time.Now().UnixNano())
 	b.Run("backstop-redisstore-2policies", func(b *testing.B) {
-		l := must(redisstore.New(rlRedis(b), rlTwo, redisstore.Options{Prefix: prefix}))
+		l := must(redisstore.New(benchRedis(b), rlTwo, redisstore.Options{Prefix: prefix}))
 		rlDecide(b, func(ctx context.Context) bool { d, err := l.AllowN(ctx, rlKey, 1); return err == nil && d.Allowed })
 	})
 	b.Run("backstop-redisstore-1policy", func(b *testing.B) {
-		l := must(redisstore.New(rlRedis(b), rlOnePolicy, redisstore.Options{Prefix: prefix}))
+		l := must(redisstore.New(benchRedis(b), rlOnePolicy, redisstore.Options{Prefix: prefix}))
 		rlDecide(b, func(ctx context.Context) bool { d, err := l.AllowN(ctx, rlKey, 1); return err == nil && d.Allowed })
 	})
 	b.Run("redis_rate", func(b *testing.B) {
-		l := redis_rate.NewLimiter(rlRedis(b))
+		l := redis_rate.NewLimiter(benchRedis(b))
 		lim := redis_rate.Limit{Rate: 1 << 30, Burst: 1 << 30, Period: time.Second}
 		rlDecide(b, func(ctx context.Context) bool {
 			res, err := l.Allow(ctx, prefix+rlKey, lim)
@@ -206,7 +231,7 @@ func BenchmarkRatelimitRedis(b *testing.B) {
 		})
 	})
 	b.Run("ulule-redis", func(b *testing.B) {
-		st := must(ulredis.NewStoreWithOptions(rlRedis(b), ulule.StoreOptions{Prefix: prefix + "ulule"}))
+		st := must(ulredis.NewStoreWithOptions(benchRedis(b), ulule.StoreOptions{Prefix: prefix + "ulule"}))
 		l := ulule.New(st, ulule.Rate{Period: time.Hour, Limit: 1 << 60})
 		rlDecide(b, func(ctx context.Context) bool { c, err := l.Get(ctx, rlKey); return err == nil && !c.Reached })
 	})

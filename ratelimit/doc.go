@@ -27,7 +27,7 @@
 //
 // Every in-memory limiter bounds its memory: keys idle long enough to hold
 // no state are dropped lazily, and MemoryOptions.MaxKeys caps the keys
-// tracked, forgetting the least recently used. No background goroutine is
+// tracked, forgetting an approximately least recently used one. No background goroutine is
 // started, so there is nothing to close.
 //
 // # Middleware
@@ -42,7 +42,8 @@
 // Responses carry the RateLimit-Policy and RateLimit fields of
 // draft-ietf-httpapi-ratelimit-headers ("burst";q=100;w=60 and
 // "burst";r=50;t=30), optionally the legacy X-RateLimit-* fields; denials
-// are 429 with Retry-After and an RFC 9457 problem of type
+// are 429 with Retry-After (omitted when the request costs more than a
+// policy allows, since waiting cannot help) and an RFC 9457 problem of type
 // https://iana.org/assignments/http-problem-types#quota-exceeded listing the
 // violated policies. If the limiter's store fails, a FailurePolicy chosen
 // per middleware lets requests through (the default), answers 503, or

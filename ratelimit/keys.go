@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/netip"
@@ -68,14 +70,27 @@ func ClientIP(opts ClientIPOptions) (KeyFunc, error) {
 	}, nil
 }
 
+// maxHeaderKey is the longest header value Header uses as a key verbatim.
+const maxHeaderKey = 64
+
 // Header returns a KeyFunc keying requests by the value of the named request
-// header, formatted "h:<value>". Requests without the header are keyed by
-// fallback (typically ClientIP's KeyFunc), so omitting the header never
-// escapes the limit; a nil fallback puts them all under one shared key.
+// header, formatted "h:<value>"; a value longer than 64 bytes is replaced by
+// its SHA-256, "h#<hex>", so a client cannot make the limiter store
+// megabyte keys. Requests without the header are keyed by fallback
+// (typically ClientIP's KeyFunc), so omitting the header never escapes the
+// limit; a nil fallback puts them all under one shared key.
+//
+// Short values reach the store as they are (Redis key names): for a secret
+// such as an API key, key by a hash of it or by the principal it
+// authenticates with your own KeyFunc.
 func Header(name string, fallback KeyFunc) KeyFunc {
 	name = http.CanonicalHeaderKey(name)
 	return func(r *http.Request) string {
 		if v := r.Header[name]; len(v) > 0 && v[0] != "" {
+			if len(v[0]) > maxHeaderKey {
+				sum := sha256.Sum256([]byte(v[0]))
+				return "h#" + hex.EncodeToString(sum[:])
+			}
 			return "h:" + v[0]
 		}
 		if fallback != nil {

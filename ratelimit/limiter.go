@@ -23,11 +23,15 @@ type Policy struct {
 	// characters from [A-Za-z0-9_.-] and unique within a Limiter.
 	Name string
 	// Limit is the quota: how many units a key may use per Window. It must be
-	// at least 1.
+	// at least 1 and at most 2^52, so that counts plus any cost the
+	// middleware passes stay exact in the float64 arithmetic of the sliding
+	// window (in Go and in the Redis script alike). Header fields carry at most 999 999 999 999 999
+	// (the largest structured-field integer): larger quotas and remaining
+	// counts are advertised as that.
 	Limit int64
 	// Window is the length of the window. It must be a whole number of
 	// seconds (the draft's w parameter has no sub-second precision), at least
-	// one second.
+	// one second and at most MaxWindowLength.
 	Window time.Duration
 }
 
@@ -39,6 +43,15 @@ func PerMinute(name string, limit int64) Policy { return Policy{name, limit, tim
 
 // PerHour returns a policy of limit units per hour.
 func PerHour(name string, limit int64) Policy { return Policy{name, limit, time.Hour} }
+
+// MaxWindowLength is the longest Policy.Window: ten years. Limiters keep
+// state for a small multiple of the longest window, which must not overflow
+// a time.Duration.
+const MaxWindowLength = 10 * 365 * 24 * time.Hour
+
+// maxLimit is the largest Policy.Limit: counts, and counts plus a clamped
+// cost (at most maxLimit+1), stay exact in a float64.
+const maxLimit = 1 << 52
 
 // ErrInvalidPolicy is returned (wrapped) by constructors given policies that
 // cannot be enforced or advertised: test with errors.Is.
@@ -59,11 +72,12 @@ func ValidatePolicies(policies []Policy) error {
 		if !validName(p.Name) {
 			return fmt.Errorf("%w: policy %d: name %q must be 1-64 characters of [A-Za-z0-9_.-]", ErrInvalidPolicy, i, p.Name)
 		}
-		if p.Limit < 1 {
-			return fmt.Errorf("%w: policy %q: limit %d must be at least 1", ErrInvalidPolicy, p.Name, p.Limit)
+		if p.Limit < 1 || p.Limit > maxLimit {
+			return fmt.Errorf("%w: policy %q: limit %d must be within 1 and %d", ErrInvalidPolicy, p.Name, p.Limit, int64(maxLimit))
 		}
-		if p.Window < time.Second || p.Window%time.Second != 0 {
-			return fmt.Errorf("%w: policy %q: window %v must be a whole number of seconds", ErrInvalidPolicy, p.Name, p.Window)
+		if p.Window < time.Second || p.Window > MaxWindowLength || p.Window%time.Second != 0 {
+			return fmt.Errorf("%w: policy %q: window %v must be a whole number of seconds within 1s and %v",
+				ErrInvalidPolicy, p.Name, p.Window, MaxWindowLength)
 		}
 		for _, q := range policies[:i] {
 			if q.Name == p.Name {
@@ -123,16 +137,19 @@ type Result struct {
 type Decision struct {
 	// Allowed reports whether the request was admitted by every policy.
 	Allowed bool
-	// Limit is the quota of the binding policy: the violated policy with the
-	// longest RetryAfter when denied, else the policy with the least
-	// Remaining.
+	// Limit is the quota of the binding policy. When denied it is a violated
+	// policy the request can never satisfy (its cost exceeds the Limit), or
+	// failing that the violated policy with the longest RetryAfter; when
+	// allowed, the policy with the least Remaining.
 	Limit int64
 	// Remaining is the binding policy's remaining units.
 	Remaining int64
 	// Reset is the binding policy's Reset.
 	Reset time.Duration
 	// RetryAfter is how long until the same request can succeed when denied
-	// (the longest of the violated policies' RetryAfter), else zero.
+	// (the longest of the violated policies' RetryAfter). It is zero when
+	// allowed, and when a violated policy has a zero RetryAfter (the cost
+	// exceeds its Limit): waiting never helps such a request.
 	RetryAfter time.Duration
 
 	results [MaxPolicies]Result
@@ -168,7 +185,9 @@ func (d *Decision) findBinding() int {
 			if r.Remaining < b.Remaining {
 				best = i
 			}
-		} else if !r.Allowed && (b.Allowed || r.RetryAfter > b.RetryAfter) {
+		} else if !r.Allowed && (b.Allowed || b.RetryAfter > 0 && (r.RetryAfter == 0 || r.RetryAfter > b.RetryAfter)) {
+			// Among violated policies a never-satisfiable one (zero
+			// RetryAfter) binds, else the longest wait.
 			best = i
 		}
 	}

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -55,7 +56,12 @@ func (f FailurePolicy) String() string {
 // defaults.
 type Options struct {
 	// Cost returns the number of units a request uses. Default (nil): 1 for
-	// every request. A negative cost is treated as a limiter error.
+	// every request. A negative cost is a bug in Cost: that request alone is
+	// treated as a limiter failure (OnError applies, the metric and log
+	// record it) without calling the Limiter or pausing it for other
+	// requests. A cost above every policy's Limit is denied without
+	// Retry-After, however large (costs derived from client input such as
+	// Content-Length cannot overflow a counter).
 	Cost func(r *http.Request) int64
 	// OnError chooses what happens when the Limiter fails. Default FailOpen.
 	OnError FailurePolicy
@@ -77,7 +83,10 @@ type Options struct {
 	LegacyHeaders bool
 	// ErrorHandler writes the 429 and 503 answers. Its error is a
 	// *problem.Problem of type ErrQuotaExceeded or ErrUnavailable with any
-	// headers it needs in its Header. Default problem.Write.
+	// headers it needs in its Header. Default: a problem.Writer with default
+	// options except that it logs nothing, because the middleware logs
+	// limiter failures itself at most once a second (problem.Write would log
+	// every 503 of an outage).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives limiter failures (never keys), at most one record per
 	// second with a count of the suppressed ones. Default slog.Default().
@@ -95,6 +104,7 @@ type Middleware struct {
 	key      KeyFunc
 	opts     Options
 	policies []Policy
+	maxCost  int64 // costs above every Limit are clamped to this: the decision is the same
 
 	policyHeader []string // constant RateLimit-Policy value
 	names        [][]byte // quoted policy names, `"name"`
@@ -156,7 +166,7 @@ func NewMiddleware(l Limiter, key KeyFunc, opts Options) (*Middleware, error) {
 		opts.RetryStoreAfter = time.Second
 	}
 	if opts.ErrorHandler == nil {
-		opts.ErrorHandler = problem.Write
+		opts.ErrorHandler = quietProblems.Write
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -165,6 +175,9 @@ func NewMiddleware(l Limiter, key KeyFunc, opts Options) (*Middleware, error) {
 		opts.MeterProvider = otel.GetMeterProvider()
 	}
 	m := &Middleware{limiter: l, key: key, opts: opts, policies: policies}
+	for _, p := range policies {
+		m.maxCost = max(m.maxCost, p.Limit+1) // Limit <= maxLimit: no overflow
+	}
 
 	var b []byte
 	for i, p := range policies {
@@ -175,7 +188,7 @@ func NewMiddleware(l Limiter, key KeyFunc, opts Options) (*Middleware, error) {
 		m.names = append(m.names, name)
 		b = append(b, name...)
 		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, p.Limit, 10)
+		b = strconv.AppendInt(b, min(p.Limit, maxSFInteger), 10)
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, int64(p.Window/time.Second), 10)
 	}
@@ -219,10 +232,13 @@ func NewMiddleware(l Limiter, key KeyFunc, opts Options) (*Middleware, error) {
 // a policy's quota gets no Retry-After: it can never succeed.) Under
 // DryRun the request proceeds instead.
 //
-// When the Limiter fails, Options.OnError applies: FailOpen calls next
+// When the Limiter fails (an error, or a Decision without one result per
+// policy), Options.OnError applies: FailOpen calls next
 // without RateLimit headers, FailClosed answers 503 with an ErrUnavailable
 // problem and Retry-After: 1, FailLocal decides with Options.Fallback as
-// above. If the request's context is already done, nothing is written.
+// above. If the request's context is canceled (the client is gone), nothing
+// is written; if its deadline has passed, OnError applies to that request
+// alone.
 //
 // The ResponseWriter is passed to next unwrapped, so every optional
 // interface (http.Flusher, http.Hijacker, io.ReaderFrom, Unwrap for
@@ -244,18 +260,31 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	var d Decision
 	var err error
 	fellBack := false
-	if until := m.retryAt.Load(); until != 0 && time.Now().UnixNano() < until {
+	if cost > m.maxCost {
+		// Denied by every policy whatever its size; clamping keeps
+		// limiters' counters from overflowing on client-derived costs.
+		cost = m.maxCost
+	}
+	if cost < 0 {
+		err = errNegativeCost
+	} else if until := m.retryAt.Load(); until != 0 && time.Now().UnixNano() < until {
 		err = errCircuitOpen
 	} else {
 		d, err = m.limiter.AllowN(ctx, key, cost)
+		if err == nil && d.Len() != len(m.policies) {
+			d, err = Decision{}, errBadDecision
+		}
 		if err == nil && until != 0 {
 			m.retryAt.CompareAndSwap(until, 0)
 		}
 	}
 	if err != nil {
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
 			return // the client is gone; its cancellation is not a store failure
 		}
+		// A passed deadline (TimeoutHandler, a request budget) is handled
+		// as a failure, so the request is not answered with an empty 200,
+		// but fail does not pause the Limiter for it.
 		if !m.fail(ctx, err) {
 			if m.opts.OnError == FailClosed && !m.opts.DryRun {
 				m.opts.ErrorHandler(w, r, ErrUnavailable.New("The rate limiter is temporarily unavailable.").
@@ -267,7 +296,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		}
 		fellBack = true
 		d, err = m.opts.Fallback.AllowN(ctx, key, cost)
-		if err != nil {
+		if err != nil || d.Len() != len(m.policies) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -312,13 +341,24 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	m.opts.ErrorHandler(w, r, p)
 }
 
-var errCircuitOpen = errors.New("ratelimit: limiter recently failed; not retrying yet")
+var (
+	errCircuitOpen  = errors.New("ratelimit: limiter recently failed; not retrying yet")
+	errNegativeCost = fmt.Errorf("%w: Options.Cost returned a negative cost", ErrInvalidCost)
+	errBadDecision  = errors.New("ratelimit: limiter returned a decision whose results do not match its policies")
+)
+
+// quietProblems writes 429 and 503 problems without logging them.
+var quietProblems, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 // fail records a Limiter failure and reports whether the fallback limiter
 // should decide.
 func (m *Middleware) fail(ctx context.Context, err error) bool {
 	now := time.Now().UnixNano()
-	if err != errCircuitOpen && m.opts.RetryStoreAfter > 0 {
+	// A negative cost is this request's bug, not the store's: pausing the
+	// Limiter for everyone would let any request that triggers it switch
+	// limiting off.
+	// Nor is a request whose own deadline passed.
+	if err != errCircuitOpen && err != errNegativeCost && ctx.Err() == nil && m.opts.RetryStoreAfter > 0 {
 		m.retryAt.Store(now + int64(m.opts.RetryStoreAfter))
 	}
 	m.counter.Add(ctx, 1, m.errorSet...)
@@ -364,7 +404,7 @@ func (m *Middleware) rateLimitValue(d *Decision) []string {
 		r := d.Result(i)
 		b = append(b, m.names[i]...)
 		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, r.Remaining, 10)
+		b = strconv.AppendInt(b, min(r.Remaining, maxSFInteger), 10)
 		b = append(b, ";t="...)
 		b = strconv.AppendInt(b, int64(ceilSeconds(r.Reset)/time.Second), 10)
 	}
@@ -390,6 +430,10 @@ func headerValue(b []byte) []string {
 	sv.v[0] = unsafe.String(&sv.buf[0], n)
 	return sv.v[:]
 }
+
+// maxSFInteger is the largest integer a structured field can carry (RFC 9651
+// §3.3.1); a larger one makes a parser reject the whole field.
+const maxSFInteger = 999_999_999_999_999
 
 // ceilSeconds rounds d up to whole seconds: a client told to wait less than
 // the real time would be denied again.

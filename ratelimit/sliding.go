@@ -130,9 +130,14 @@ func rollWindow(st windowState, now, w int64) windowState {
 }
 
 // admits reports whether n more units fit when elapsed ns into the window.
+// Counts stay within the limit (at most 2^52), so with n checked first the
+// sums are exact in float64.
 // It multiplies before dividing so whole-number estimates are exact; the Lua
 // script in redisstore uses the same expression.
 func admits(prev, curr, limit, n, w, elapsed int64) bool {
+	if n > limit {
+		return false // never fits; and curr+n below cannot overflow
+	}
 	return float64(prev)*float64(w-elapsed)/float64(w)+float64(curr+n) <= float64(limit)
 }
 

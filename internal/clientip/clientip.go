@@ -180,7 +180,7 @@ func ForwardedFor(values []string) []string {
 				v = v[end:]
 			}
 			if strings.EqualFold(name, "for") {
-				elem = val
+				elem = stripObfuscatedPort(val)
 			}
 		}
 		if inElem || elem != "" {
@@ -188,6 +188,26 @@ func ForwardedFor(values []string) []string {
 		}
 	}
 	return hops
+}
+
+// stripObfuscatedPort removes an RFC 7239 obfuscated port ("_" then
+// ALPHA / DIGIT / "." / "_" / "-") from a node, "192.0.2.43:_p1" or
+// "[2001:db8::1]:_p1": the address in front of it is real, and treating the
+// whole node as garbage would key every client of that proxy as the proxy.
+func stripObfuscatedPort(v string) string {
+	i := strings.LastIndex(v, ":_")
+	if i <= 0 || (v[i-1] != ']' && strings.Contains(v[:i], ":")) {
+		return v
+	}
+	for _, c := range []byte(v[i+2:]) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return v
+		}
+	}
+	if i+2 == len(v) {
+		return v
+	}
+	return v[:i]
 }
 
 // ParseAddr parses a host address as found in RemoteAddr, X-Forwarded-For

@@ -20,6 +20,8 @@ package limitertest
 import (
 	"context"
 	"errors"
+	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,7 +87,9 @@ func Run(t *testing.T, h Harness) {
 	t.Run("FreshKey", func(t *testing.T) { testFreshKey(t, h) })
 	t.Run("ExactCount", func(t *testing.T) { testExactCount(t, h) })
 	t.Run("Weights", func(t *testing.T) { testWeights(t, h) })
+	t.Run("HugeCost", func(t *testing.T) { testHugeCost(t, h) })
 	t.Run("AllOrNothing", func(t *testing.T) { testAllOrNothing(t, h) })
+	t.Run("NeverSatisfiable", func(t *testing.T) { testNeverSatisfiable(t, h) })
 	t.Run("IndependentKeys", func(t *testing.T) { testIndependentKeys(t, h) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, h) })
 	t.Run("CanceledContext", func(t *testing.T) { testCanceled(t, h) })
@@ -155,8 +159,8 @@ func testExactCount(t *testing.T, h Harness) {
 			if d.Reset < d.RetryAfter {
 				t.Fatalf("denied with Reset %v earlier than RetryAfter %v", d.Reset, d.RetryAfter)
 			}
-			if r := d.Result(0); r.Allowed || r.RetryAfter != d.RetryAfter {
-				t.Fatalf("policy result %+v does not match decision %+v", r, d)
+			if r := d.Result(0); r.Allowed || r.RetryAfter != d.RetryAfter || r.Reset != r.RetryAfter {
+				t.Fatalf("policy result %+v does not match decision %+v (a denying policy's Reset is its RetryAfter)", r, d)
 			}
 		}
 	}
@@ -175,6 +179,41 @@ func testWeights(t *testing.T, h Harness) {
 		t.Fatalf("cost above limit: RetryAfter = %v, want 0 (waiting never helps)", d.RetryAfter)
 	}
 	want(t, "nothing consumed", allow(t, l, "other", 0), true, 10)
+}
+
+// testHugeCost checks that costs near the int64 range are denied without
+// corrupting the key's counters (no overflow into a negative count).
+func testHugeCost(t *testing.T, h Harness) {
+	l, _ := h.New(t, []ratelimit.Policy{ratelimit.PerHour("h", 10)})
+	want(t, "first", allow(t, l, "k", 1), true, 9)
+	for _, n := range []int64{math.MaxInt64, math.MaxInt64 - 1, 1 << 62, 1<<53 + 1} {
+		d := allow(t, l, "k", n)
+		want(t, "huge cost", d, false, 9)
+		if d.RetryAfter != 0 {
+			t.Fatalf("cost %d: RetryAfter = %v, want 0 (waiting never helps)", n, d.RetryAfter)
+		}
+	}
+	want(t, "nothing consumed", allow(t, l, "k", 0), true, 9)
+	want(t, "the rest fits", allow(t, l, "k", 9), true, 0)
+	want(t, "and no more", allow(t, l, "k", 1), false, 0)
+}
+
+// testNeverSatisfiable checks a denial by two policies, one of which the
+// cost exceeds: waiting for the other never helps, so RetryAfter is zero and
+// the binding policy is the one the request can never satisfy.
+func testNeverSatisfiable(t *testing.T, h Harness) {
+	l, _ := h.New(t, []ratelimit.Policy{ratelimit.PerSecond("short", 5), ratelimit.PerHour("long", 8)})
+	allow(t, l, "k", 4)
+	d := allow(t, l, "k", 6) // short: 6 > 5, never; long: 4 + 6 > 8, later
+	if d.Allowed || d.Result(0).Allowed || d.Result(1).Allowed {
+		t.Fatalf("want both policies to deny: %+v", d)
+	}
+	if d.Result(0).RetryAfter != 0 || d.Result(1).RetryAfter <= 0 {
+		t.Fatalf("per-policy RetryAfter: short %v (want 0), long %v (want > 0)", d.Result(0).RetryAfter, d.Result(1).RetryAfter)
+	}
+	if d.RetryAfter != 0 || d.Binding() != 0 || d.Limit != 5 {
+		t.Fatalf("decision RetryAfter %v binding %d Limit %d; want 0, short (0), 5", d.RetryAfter, d.Binding(), d.Limit)
+	}
 }
 
 func testAllOrNothing(t *testing.T, h Harness) {
@@ -238,18 +277,32 @@ func testIndependentKeys(t *testing.T, h Harness) {
 	want(t, "b untouched", allow(t, l, "b", 1), true, 2)
 	want(t, "empty key is a key too", allow(t, l, "", 1), true, 2)
 	want(t, "a{b}c", allow(t, l, "a{b}c", 1), true, 2)
+
+	// Keys that differ only after a long common prefix, or in bytes a
+	// careless encoding would drop, are distinct too.
+	long := strings.Repeat("k", 4096)
+	for i := 0; i < 3; i++ {
+		allow(t, l, long+"1", 1)
+	}
+	want(t, "long key exhausted", allow(t, l, long+"1", 1), false, 0)
+	want(t, "long key differing at the end", allow(t, l, long+"2", 1), true, 2)
+	want(t, "NUL byte", allow(t, l, "a\x00", 1), true, 2)
+	want(t, "non-UTF-8", allow(t, l, "a\xff", 1), true, 2)
 }
 
 func testConcurrent(t *testing.T, h Harness) {
-	const limit, workers, tries = 100, 8, 40
+	const limit, workers, tries = 100, 16, 25
 	l, advance := h.New(t, []ratelimit.Policy{ratelimit.PerHour("h", limit), ratelimit.PerMinute("m", 2*limit)})
 	var admitted atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, workers)
+	start := make(chan struct{})
+	began := time.Now()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			<-start // all at once, to give races their best chance
 			for i := 0; i < tries; i++ {
 				d, err := l.AllowN(ctx, "shared", 1)
 				if err != nil {
@@ -262,7 +315,9 @@ func testConcurrent(t *testing.T, h Harness) {
 			}
 		}()
 	}
+	close(start)
 	wg.Wait()
+	elapsed := time.Since(began)
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
@@ -271,9 +326,23 @@ func testConcurrent(t *testing.T, h Harness) {
 	if advance != nil && got != limit {
 		t.Fatalf("%d goroutines admitted %d, want exactly %d", workers, got, limit)
 	}
-	if got > limit+1 || got < limit-1 {
-		// Real time may refill a token bucket by a fraction of a unit.
-		t.Fatalf("%d goroutines admitted %d, want %d", workers, got, limit)
+	switch h.Kind {
+	case SlidingWindow:
+		// Exact even on a real clock: a window that rolls mid-test carries
+		// its count into the previous-window term, which decays by less
+		// than one unit within the first Window/limit (36s) of the next.
+		if got != limit {
+			t.Fatalf("%d goroutines admitted %d, want exactly %d", workers, got, limit)
+		}
+	case TokenBucket:
+		// Real time refills one unit per Window/limit.
+		if refill := int64(elapsed / (time.Hour / limit)); got < limit || got > limit+refill {
+			t.Fatalf("%d goroutines admitted %d in %v, want %d (+%d refilled)", workers, got, elapsed, limit, refill)
+		}
+	default:
+		if got > limit+1 || got < limit-1 {
+			t.Fatalf("%d goroutines admitted %d, want %d", workers, got, limit)
+		}
 	}
 }
 
@@ -346,35 +415,61 @@ func testBoundaries(t *testing.T, h Harness) {
 	if advance == nil {
 		t.Skip("limiter clock not controllable")
 	}
+	var last ratelimit.Decision
 	for i := 0; i < 10; i++ {
-		allow(t, l, "k", 1)
+		last = allow(t, l, "k", 1)
 	}
 	d := allow(t, l, "k", 1)
+	// reset checks the Reset of an admitted decision: the time until the
+	// window ends (sliding window) or the bucket is full again (token
+	// bucket), exactly.
+	reset := func(what string, d ratelimit.Decision, want time.Duration) {
+		t.Helper()
+		if d.Reset != want || d.Result(0).Reset != want {
+			t.Fatalf("%s: Reset = %v, want %v", what, d.Reset, want)
+		}
+	}
 	switch h.Kind {
 	case SlidingWindow:
+		reset("tenth", last, 10*time.Second)
 		// Next window: 10 × (10−e)/10 + 1 ≤ 10 once e ≥ 1s, so 11s.
-		if d.RetryAfter != 11*time.Second {
-			t.Fatalf("RetryAfter = %v, want 11s", d.RetryAfter)
+		if d.RetryAfter != 11*time.Second || d.Reset != d.RetryAfter {
+			t.Fatalf("RetryAfter = %v Reset = %v, want 11s both", d.RetryAfter, d.Reset)
 		}
 		advance(10 * time.Second) // boundary: previous window weighs 100%
-		want(t, "at boundary", allow(t, l, "k", 1), false, 0)
+		d = allow(t, l, "k", 1)
+		want(t, "at boundary", d, false, 0)
+		if d.RetryAfter != time.Second {
+			t.Fatalf("at boundary: RetryAfter = %v, want 1s", d.RetryAfter)
+		}
 		advance(time.Second) // 90%: 9 + 1 = 10
-		want(t, "one second in", allow(t, l, "k", 1), true, 0)
+		d = allow(t, l, "k", 1)
+		want(t, "one second in", d, true, 0)
+		reset("one second in", d, 9*time.Second)
 		advance(4 * time.Second) // 50%: 5 + 1 = 6 used, 4 left before this
-		want(t, "half way", allow(t, l, "k", 4), true, 0)
+		d = allow(t, l, "k", 4)
+		want(t, "half way", d, true, 0)
+		reset("half way", d, 5*time.Second)
 		advance(5 * time.Second) // next window: previous count 5 at 100%
-		want(t, "third window", allow(t, l, "k", 1), true, 4)
+		d = allow(t, l, "k", 1)
+		want(t, "third window", d, true, 4)
+		reset("third window", d, 10*time.Second)
 		advance(20 * time.Second) // two windows of silence: all forgotten
 		want(t, "after silence", allow(t, l, "k", 10), true, 0)
 	case TokenBucket:
+		reset("tenth", last, 10*time.Second) // empty: ten tokens to refill
 		// One token per second.
-		if d.RetryAfter != time.Second {
-			t.Fatalf("RetryAfter = %v, want 1s", d.RetryAfter)
+		if d.RetryAfter != time.Second || d.Reset != d.RetryAfter {
+			t.Fatalf("RetryAfter = %v Reset = %v, want 1s both", d.RetryAfter, d.Reset)
 		}
 		advance(5 * time.Second)
-		want(t, "five tokens back", allow(t, l, "k", 5), true, 0)
+		d = allow(t, l, "k", 5)
+		want(t, "five tokens back", d, true, 0)
+		reset("five tokens back", d, 10*time.Second)
 		advance(30 * time.Second)
-		want(t, "never above burst", allow(t, l, "k", 0), true, 10)
+		d = allow(t, l, "k", 0)
+		want(t, "never above burst", d, true, 10)
+		reset("full", d, 0)
 	default:
 		t.Skip("no algorithm-specific expectations")
 	}

@@ -11,9 +11,9 @@
 // redis.UniversalClient.
 //
 // Keys a client has exhausted are remembered locally until their retry
-// time (Options.DeniedCacheSize), so a client hammering a limit costs
-// nothing in Redis. Every call is bounded by Options.Timeout (100ms by
-// default); errors wrap ratelimit.ErrStoreUnavailable, and the ratelimit
+// time (Options.DeniedCacheSize), so a client repeating a denied request
+// costs nothing in Redis. Every call is bounded by Options.Timeout (100ms
+// by default, up to a quarter more: calls share deadline timers); errors wrap ratelimit.ErrStoreUnavailable, and the ratelimit
 // middleware turns them into its configured FailurePolicy.
 //
 // Windows are aligned to the Unix epoch on the server clock, so all keys of

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,12 +39,16 @@ type Options struct {
 	// dialling and waiting for a pooled connection, and on the socket only
 	// when the client has ContextTimeoutEnabled: set that (or a short
 	// ReadTimeout) so a hung, rather than refused, Redis is cut off too.
+	// Concurrent decisions share one deadline timer per Timeout/4, so a
+	// call may get up to 1.25×Timeout; a caller's earlier deadline wins.
+	// Once a call has started it ends at that deadline or with the reply,
+	// not when ctx is cancelled (AllowN checks ctx before the call).
 	Timeout time.Duration
 	// DeniedCacheSize is how many over-limit keys are remembered locally
 	// until their retry time, so a client hammering a limit it already
 	// exceeded costs no Redis round trip. Default 10 000; negative disables.
-	// A cached denial is answered for requests of the same or a higher
-	// cost, with RetryAfter counting down from the denial Redis gave.
+	// A cached denial answers requests of the same key and cost, with
+	// RetryAfter counting down from the denial Redis gave.
 	DeniedCacheSize int
 }
 
@@ -56,10 +61,12 @@ type Options struct {
 type Limiter struct {
 	client   redis.UniversalClient
 	policies []ratelimit.Policy
-	prefix   string // "<Prefix>:{:"
-	suffix   string // "}:<policy names>"
-	argTmpl  []any  // cost, clock, expiry, formats, then limit and window (µs) per policy
+	prefix   string    // "<Prefix>:{:"
+	suffix   string    // "}:<policy names>"
+	argTmpl  []any     // cost, clock, expiry, packed limits and windows (µs), formats: see sliding.lua
+	args     sync.Pool // of *scriptArgs
 	timeout  time.Duration
+	shared   atomic.Pointer[sharedBound]
 	denied   *deniedCache
 
 	// now, when set by tests, replaces the server clock (µs).
@@ -95,12 +102,15 @@ func New(client redis.UniversalClient, policies []ratelimit.Policy, opts Options
 	}
 	ttl := 2 * ratelimit.MaxWindow(policies)
 	var names []string
-	l.argTmpl = []any{nil, "0", strconv.FormatInt(ttl.Milliseconds(), 10),
-		"<" + strings.Repeat("d", 3*len(policies)), "<" + strings.Repeat("d", 2+2*len(policies))}
+	params := make([]byte, 0, 16*len(policies))
 	for _, p := range policies {
-		l.argTmpl = append(l.argTmpl, strconv.FormatInt(p.Limit, 10), strconv.FormatInt(p.Window.Microseconds(), 10))
+		params = binary.LittleEndian.AppendUint64(params, math.Float64bits(float64(p.Limit)))
+		params = binary.LittleEndian.AppendUint64(params, math.Float64bits(float64(p.Window.Microseconds())))
 		names = append(names, p.Name)
 	}
+	l.argTmpl = []any{nil, "0", strconv.FormatInt(ttl.Milliseconds(), 10),
+		"<" + strings.Repeat("d", 2*len(policies)), string(params),
+		"<" + strings.Repeat("d", 3*len(policies)), "<" + strings.Repeat("d", 3*len(policies)+2)}
 	l.suffix = "}:" + strings.Join(names, ",")
 	if opts.DeniedCacheSize > 0 {
 		l.denied = newDeniedCache(opts.DeniedCacheSize)
@@ -126,42 +136,50 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int64) (ratelimit.De
 		}
 	}
 
-	keys := []string{l.prefix + key + l.suffix}
-	args := make([]any, len(l.argTmpl))
-	copy(args, l.argTmpl)
-	args[0] = n
+	sa, _ := l.args.Get().(*scriptArgs)
+	if sa == nil {
+		sa = &scriptArgs{keys: make([]string, 1), args: make([]any, len(l.argTmpl))}
+	}
+	defer l.args.Put(sa)
+	// go-redis copies keys and args into its command, so they are reused.
+	sa.keys[0] = l.prefix + key + l.suffix
+	copy(sa.args, l.argTmpl)
+	sa.args[0] = n
 	if l.now != nil {
-		args[1] = l.now()
+		sa.args[1] = l.now()
 	}
 
 	rctx := ctx
 	if l.timeout > 0 {
 		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > l.timeout {
-			var cancel context.CancelFunc
-			rctx, cancel = context.WithTimeout(ctx, l.timeout)
-			defer cancel()
+			rctx = boundedCtx{values: ctx, bound: l.bound()}
 		}
 	}
-	reply, err := slidingScript.Run(rctx, l.client, keys, args...).Text()
+	reply, err := slidingScript.Run(rctx, l.client, sa.keys, sa.args...).Text()
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return ratelimit.Decision{}, cerr
 		}
 		return ratelimit.Decision{}, fmt.Errorf("%w: %w", ratelimit.ErrStoreUnavailable, err)
 	}
-	if len(reply) != 8*(2+2*len(l.policies)) {
+	np := len(l.policies)
+	if len(reply) != 8*(3*np+2) {
 		return ratelimit.Decision{}, fmt.Errorf("%w: unexpected script reply", ratelimit.ErrStoreUnavailable)
 	}
 	num := func(i int) int64 {
 		return int64(math.Float64frombits(binary.LittleEndian.Uint64([]byte(reply[8*i : 8*i+8]))))
 	}
-	now := num(0)
-	admitted := num(1) == 1
+	now := num(3 * np)
+	admitted := num(3*np+1) == 1
 	var results [ratelimit.MaxPolicies]ratelimit.Result
 	all := true
 	for i, p := range l.policies {
 		w := p.Window.Microseconds()
-		results[i] = ratelimit.AssessSlidingWindow(num(3+2*i), num(2+2*i), p.Limit, n, now%w, w, time.Microsecond)
+		curr := num(3*i + 1)
+		if admitted && n > 0 {
+			curr -= n // the reply's count includes this request
+		}
+		results[i] = ratelimit.AssessSlidingWindow(num(3*i+2), curr, p.Limit, n, now%w, w, time.Microsecond)
 		all = all && results[i].Allowed
 	}
 	if all != admitted {
@@ -180,6 +198,57 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int64) (ratelimit.De
 		l.denied.put(key, n, &d)
 	}
 	return d, nil
+}
+
+// A per-call context.WithTimeout costs a runtime timer per decision, and
+// adding a timer earlier than the network poller's sleep wakes the poller (a
+// syscall and a context switch): about 5 allocations and several µs per call
+// under load. Instead, calls share one deadline context per slice of
+// Timeout/4: each call's deadline is between Timeout and 1.25×Timeout away.
+
+// sharedBound is a deadline context shared by calls.
+type sharedBound struct {
+	ctx      context.Context
+	cancel   context.CancelFunc // unused: the deadline's timer releases ctx
+	deadline time.Time
+}
+
+// bound returns a shared context whose deadline is at least l.timeout away.
+func (l *Limiter) bound() context.Context {
+	slice := max(l.timeout/4, time.Millisecond)
+	for {
+		now := time.Now()
+		sb := l.shared.Load()
+		if sb != nil && sb.deadline.Sub(now) >= l.timeout {
+			return sb.ctx
+		}
+		dl := now.Add(l.timeout + slice) // keeps the monotonic reading
+		ctx, cancel := context.WithDeadline(context.Background(), dl)
+		if l.shared.CompareAndSwap(sb, &sharedBound{ctx: ctx, cancel: cancel, deadline: dl}) {
+			return ctx // its own timer releases it at the deadline
+		}
+		cancel() // another caller installed one first
+	}
+}
+
+// boundedCtx carries the values of the caller's context with the deadline,
+// Done channel and error of a shared bound, so a store call is limited by
+// Timeout but not interrupted when the caller's context is cancelled (which
+// AllowN checks before the call).
+type boundedCtx struct {
+	values context.Context
+	bound  context.Context
+}
+
+func (c boundedCtx) Deadline() (time.Time, bool) { return c.bound.Deadline() }
+func (c boundedCtx) Done() <-chan struct{}       { return c.bound.Done() }
+func (c boundedCtx) Err() error                  { return c.bound.Err() }
+func (c boundedCtx) Value(key any) any           { return c.values.Value(key) }
+
+// scriptArgs are the reusable key and argument slices of one script call.
+type scriptArgs struct {
+	keys []string
+	args []any
 }
 
 // deniedCache remembers keys Redis denied until they may succeed again.
@@ -209,7 +278,9 @@ func (c *deniedCache) get(key string, cost int64, policies []ratelimit.Policy) (
 		ok = false
 	}
 	c.mu.Unlock()
-	if !ok || cost < e.cost {
+	// Only the same cost: a heavier request needs longer (or, above a
+	// Limit, can never succeed), a lighter one may fit already.
+	if !ok || cost != e.cost {
 		return ratelimit.Decision{}, false
 	}
 	elapsed := now.Sub(e.at)

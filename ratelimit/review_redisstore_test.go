@@ -1,0 +1,53 @@
+package ratelimit_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/backstop-go/backstop/internal/redistest"
+	"github.com/backstop-go/backstop/ratelimit"
+	"github.com/backstop-go/backstop/ratelimit/redisstore"
+)
+
+// Regression test for redisstore.go (owned by the performance engineer):
+// deniedCache.get (redisstore.go:203-226) answers any request costing at
+// least the cached one with the cached RetryAfter. A heavier request needs
+// longer, so its Retry-After points earlier than the time it can succeed,
+// and a request costing more than the Limit (never admissible) gets a
+// positive RetryAfter. Fix: serve from the cache only when cost equals the
+// cached cost (or recompute RetryAfter for the new cost; deny with
+// RetryAfter 0 when cost > Limit without caching).
+func TestReviewRedisDeniedCacheRetryAfterNotEarly(t *testing.T) {
+	client := redistest.NewServer(t).Client(t)
+	policy := ratelimit.Policy{Name: "m", Limit: 10, Window: time.Minute}
+	cached, err := redisstore.New(client, []ratelimit.Policy{policy}, redisstore.Options{Prefix: "cached"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncached, err := redisstore.New(client, []ratelimit.Policy{policy}, redisstore.Options{Prefix: "cached", DeniedCacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if d, err := cached.AllowN(ctx, "k", 10); err != nil || !d.Allowed {
+		t.Fatalf("fill: %+v %v", d, err)
+	}
+	if d, err := cached.AllowN(ctx, "k", 1); err != nil || d.Allowed { // cached: denied for cost 1
+		t.Fatalf("cost 1: %+v %v", d, err)
+	}
+	for _, cost := range []int64{8, 11} {
+		got, err := cached.AllowN(ctx, "k", cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth, err := uncached.AllowN(ctx, "k", cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Redis keeps running, so allow the truth to have moved on a little.
+		if got.Allowed || got.RetryAfter < truth.RetryAfter-time.Second || (truth.RetryAfter == 0) != (got.RetryAfter == 0) {
+			t.Errorf("cost %d: cached RetryAfter %v, Redis says %v", cost, got.RetryAfter, truth.RetryAfter)
+		}
+	}
+}
