@@ -3,33 +3,18 @@ package idempotency_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/idempotency/storetest"
+	"github.com/backstop-go/backstop/internal/clocktest"
 )
 
 // fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = clocktest.Clock
 
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newFakeClock() *fakeClock { return clocktest.New() }
 
 func TestMemoryStoreConformance(t *testing.T) {
 	clock := newFakeClock()

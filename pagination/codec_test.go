@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backstop-go/backstop/internal/clocktest"
 	"github.com/backstop-go/backstop/pagination"
 	"github.com/backstop-go/backstop/problem"
 )
@@ -23,13 +24,12 @@ var (
 	key2 = bytes.Repeat([]byte{0x22}, 32)
 )
 
-// fakeClock is a settable clock for codecs under test.
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time          { return c.t }
-func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)} }
+// newClock returns a manual clock for codecs under test.
+func newClock() *clocktest.Clock {
+	c := clocktest.New()
+	c.Set(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	return c
+}
 
 func mustCodec(t testing.TB, secrets []pagination.Secret, opts pagination.CodecOptions) *pagination.Codec {
 	t.Helper()
@@ -420,8 +420,8 @@ func TestExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !c.IssuedAt.Equal(clock.t) {
-			t.Errorf("IssuedAt %v, want %v", c.IssuedAt, clock.t)
+		if !c.IssuedAt.Equal(clock.Now()) {
+			t.Errorf("IssuedAt %v, want %v", c.IssuedAt, clock.Now())
 		}
 		clock.Advance(time.Hour)
 		if _, err := codec.Decode(tok, oneKey()); err != nil {

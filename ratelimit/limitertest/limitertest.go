@@ -27,6 +27,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backstop-go/backstop/internal/clocktest"
 	"github.com/backstop-go/backstop/ratelimit"
 )
 
@@ -58,28 +59,11 @@ type Harness struct {
 }
 
 // Clock is a manual clock for harnesses: Now returns a fixed instant that
-// only Advance moves. It is safe for concurrent use.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// only Advance (or Set) moves. It is safe for concurrent use.
+type Clock = clocktest.Clock
 
 // NewClock returns a Clock set to an arbitrary fixed instant.
-func NewClock() *Clock { return &Clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-// Now returns the clock's current time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Advance moves the clock forward by d.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func NewClock() *Clock { return clocktest.New() }
 
 // Run runs the conformance suite as subtests of t.
 func Run(t *testing.T, h Harness) {
