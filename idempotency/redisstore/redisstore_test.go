@@ -164,15 +164,22 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-func TestRoundTrips(t *testing.T) {
-	srv := redistest.NewServer(t)
-	c := srv.Client(t)
+// countedStore returns a Store on a private Redis whose client counts its
+// round trips in hook.
+func countedStore(t *testing.T) (*redis.Client, *redisstore.Store, *roundTrips) {
+	t.Helper()
+	c := redistest.NewServer(t).Client(t)
 	s, err := redisstore.New(context.Background(), c, redisstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hook := &roundTrips{}
 	c.AddHook(hook)
+	return c, s, hook
+}
+
+func TestRoundTrips(t *testing.T) {
+	c, s, hook := countedStore(t)
 	h := newMW(t, s, idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte("ok"))
@@ -207,14 +214,7 @@ func TestRoundTrips(t *testing.T) {
 }
 
 func TestRoundTripsWithHeartbeat(t *testing.T) {
-	srv := redistest.NewServer(t)
-	c := srv.Client(t)
-	s, err := redisstore.New(context.Background(), c, redisstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook := &roundTrips{}
-	c.AddHook(hook)
+	_, s, hook := countedStore(t)
 	beats := &countingStore{Store: s, extended: make(chan struct{}, 16)}
 	finish := make(chan struct{})
 	h := newMW(t, beats, idempotency.Options{Lease: 60 * time.Millisecond}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

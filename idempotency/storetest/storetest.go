@@ -180,21 +180,18 @@ func assertResponse(t *testing.T, got, want idempotency.Response) {
 }
 
 func (s *suite) emptyResponse(t *testing.T, st idempotency.Store) {
-	o := mustClaim(t, st, "k", "fp", long)
-	want := idempotency.Response{Status: http.StatusNoContent}
-	if err := st.Complete(ctx(t), "k", o, want, long); err != nil {
-		t.Fatal(err)
-	}
-	res := claim(t, st, "k", "fp", long, long)
-	if res.Outcome != idempotency.Completed {
-		t.Fatalf("outcome = %v, want completed", res.Outcome)
-	}
-	assertResponse(t, res.Response, want)
+	completeAndReplay(t, st, idempotency.Response{Status: http.StatusNoContent})
 }
 
 func (s *suite) notReplayable(t *testing.T, st idempotency.Store) {
+	completeAndReplay(t, st, idempotency.Response{Status: http.StatusOK, NotReplayable: "too_large"})
+}
+
+// completeAndReplay claims a key, completes it with want, and checks that
+// the next claim finds want unchanged.
+func completeAndReplay(t *testing.T, st idempotency.Store, want idempotency.Response) {
+	t.Helper()
 	o := mustClaim(t, st, "k", "fp", long)
-	want := idempotency.Response{Status: http.StatusOK, NotReplayable: "too_large"}
 	if err := st.Complete(ctx(t), "k", o, want, long); err != nil {
 		t.Fatal(err)
 	}
