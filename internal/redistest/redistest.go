@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -134,23 +135,53 @@ func requireBinary(t testing.TB, hint string) string {
 func Client(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	requireMain(t, "Client")
-	var opt *redis.Options
+	if raw := os.Getenv(EnvURL); raw == "" {
+		requireBinary(t, "set "+EnvURL)
+	}
+	opt, err := sharedOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Options returns the connection options of the shared single server that
+// Client uses, starting it if need be. It is for Example functions, which
+// have no testing.TB: where Client would skip or fail, Options returns an
+// error, so the Example fails rather than passing without Redis. The test
+// binary's TestMain must call Main or Run, which stops the server.
+func Options() (*redis.Options, error) {
+	if !mainRunning.Load() {
+		return nil, errors.New("redistest: Options needs the package's TestMain to call redistest.Main(m) or Run(m)")
+	}
+	return sharedOptions()
+}
+
+// sharedOptions returns the options of the server at REDIS_URL, checked to
+// answer, or of the shared local server, started on first use.
+func sharedOptions() (*redis.Options, error) {
 	if raw := os.Getenv(EnvURL); raw != "" {
-		var err error
-		if opt, err = redis.ParseURL(raw); err != nil {
-			t.Fatalf("redistest: %s=%s: %v", EnvURL, redactURL(raw), err)
+		opt, err := redis.ParseURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("redistest: %s=%s: %v", EnvURL, redactURL(raw), err)
 		}
 		c := redis.NewClient(opt)
-		t.Cleanup(func() { _ = c.Close() })
+		defer c.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
 		defer cancel()
 		if err := c.Ping(ctx).Err(); err != nil {
-			t.Fatalf("redistest: %s=%s: %v", EnvURL, redactURL(raw), err)
+			return nil, fmt.Errorf("redistest: %s=%s: %v", EnvURL, redactURL(raw), err)
 		}
-		return c
+		return opt, nil
 	}
-	bin := requireBinary(t, "set "+EnvURL)
 	single.once.Do(func() {
+		bin, err := exec.LookPath("redis-server")
+		if err != nil {
+			single.err = fmt.Errorf("redistest: redis-server not found on PATH: %w", err)
+			return
+		}
 		dir, err := os.MkdirTemp("", "redistest-*")
 		if err != nil {
 			single.err = fmt.Errorf("redistest: %w", err)
@@ -163,14 +194,12 @@ func Client(t testing.TB) redis.UniversalClient {
 		}
 	})
 	if single.err != nil {
-		t.Fatal(single.err)
+		return nil, single.err
 	}
 	if err := single.srv.checkAlive(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	c := redis.NewClient(&redis.Options{Addr: single.srv.Addr()})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return &redis.Options{Addr: single.srv.Addr()}, nil
 }
 
 // redactURL hides the password of a Redis URL, for error messages.
