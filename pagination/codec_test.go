@@ -316,15 +316,27 @@ func TestDecodeAcceptsBothModes(t *testing.T) {
 // TestTamperEveryByte changes every character of cursors to every other
 // base64url character, flips every bit of the decoded bytes, truncates and
 // extends them: all must be rejected with a 400 problem.
+//
+// The cursors are fixed and their lengths cover the three remainders mod 3,
+// so that every kind of base64 tail is tampered with on every run: the last
+// character of a cursor of 3n+1 or 3n+2 bytes has unused bits, whose
+// changes only a strict decoder refuses.
 func TestTamperEveryByte(t *testing.T) {
 	t.Parallel()
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-	for _, encrypt := range []bool{false, true} {
+	at := time.Date(2026, 11, 24, 9, 30, 0, 123456000, time.UTC)
+	remainders := map[int]bool{}
+	for _, tt := range []struct {
+		encrypt bool
+		id      int64 // 1, 2 or 3 varint bytes
+	}{{false, 42}, {false, 100}, {false, 10000}, {true, 42}, {true, 100}, {true, 10000}} {
+		encrypt := tt.encrypt
 		codec := mustCodec(t, []pagination.Secret{{ID: 1, Key: key1}}, pagination.CodecOptions{Encrypt: encrypt})
-		tok, err := codec.Encode(byNewest, pagination.Cursor{Values: []any{time.Now(), int64(42)}})
+		tok, err := codec.Encode(byNewest, pagination.Cursor{Values: []any{at, tt.id}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		remainders[base64.RawURLEncoding.DecodedLen(len(tok))%3] = true
 		reject := func(what, bad string) {
 			t.Helper()
 			if bad == tok {
@@ -360,6 +372,9 @@ func TestTamperEveryByte(t *testing.T) {
 		if _, err := codec.Decode(tok, byNewest); err != nil {
 			t.Fatalf("the untouched cursor: %v", err)
 		}
+	}
+	if len(remainders) != 3 {
+		t.Fatalf("cursor lengths mod 3 cover %v, want 0, 1 and 2", remainders)
 	}
 }
 

@@ -64,14 +64,17 @@ const (
 
 var (
 	mainCalled bool
-
-	shared struct {
-		once sync.Once
-		srv  *server
-		url  string
-		err  error
-	}
+	shared     sharedServer
 )
+
+// sharedServer is the server the tests of a binary share, started on first
+// use.
+type sharedServer struct {
+	once sync.Once
+	srv  *server
+	url  string
+	err  error
+}
 
 // Main runs the tests of m, stops the server they shared, if one was
 // started, and exits with the tests' code. Call it from TestMain.
@@ -97,27 +100,34 @@ func URL(t testing.TB) string {
 	if !mainCalled {
 		t.Fatal("pgtest: call pgtest.Main from TestMain, so the server it starts is stopped")
 	}
-	shared.once.Do(func() {
+	return shared.get(t)
+}
+
+// get returns the URL of s, starting the server on the first call. Without
+// PostgreSQL binaries it skips t, or fails it when CI is set.
+func (s *sharedServer) get(t testing.TB) string {
+	t.Helper()
+	s.once.Do(func() {
 		initdb, postgres, err := findBinaries()
 		if err != nil {
-			shared.err = err
+			s.err = err
 			return
 		}
-		shared.srv, shared.err = start(initdb, postgres)
-		if shared.srv != nil {
-			shared.url = shared.srv.url()
+		s.srv, s.err = start(initdb, postgres)
+		if s.srv != nil {
+			s.url = s.srv.url()
 		}
 	})
-	if errors.Is(shared.err, errNoBinaries) {
+	if errors.Is(s.err, errNoBinaries) {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("pgtest: %v, and CI is set: install PostgreSQL or set %s", shared.err, EnvURL)
+			t.Fatalf("pgtest: %v, and CI is set: install PostgreSQL or set %s", s.err, EnvURL)
 		}
-		t.Skipf("pgtest: %v; install PostgreSQL or set %s", shared.err, EnvURL)
+		t.Skipf("pgtest: %v; install PostgreSQL or set %s", s.err, EnvURL)
 	}
-	if shared.err != nil {
-		t.Fatal(shared.err)
+	if s.err != nil {
+		t.Fatal(s.err)
 	}
-	return shared.url
+	return s.url
 }
 
 // Conn returns a connection to the shared server whose search_path is a new
@@ -166,9 +176,24 @@ func Conn(t testing.TB) *pgx.Conn {
 
 var errNoBinaries = errors.New("no PostgreSQL server binaries (initdb, postgres) found")
 
-// findBinaries looks for initdb and postgres side by side: on PATH, then in
-// the Debian and source-install locations, newest version first.
+// findBinaries looks for initdb and postgres side by side in the
+// directories binaryDirs lists.
 func findBinaries() (initdb, postgres string, err error) {
+	for _, d := range binaryDirs() {
+		i, p := filepath.Join(d, "initdb"), filepath.Join(d, "postgres")
+		if isExecutable(i) && isExecutable(p) {
+			return i, p, nil
+		}
+	}
+	return "", "", errNoBinaries
+}
+
+// binaryDirs returns where findBinaries looks; tests replace it.
+var binaryDirs = defaultBinaryDirs
+
+// defaultBinaryDirs returns the directory of postgres on PATH, then the
+// Debian and source-install locations, newest version first.
+func defaultBinaryDirs() []string {
 	var dirs []string
 	if p, err := exec.LookPath("postgres"); err == nil {
 		dirs = append(dirs, filepath.Dir(p))
@@ -177,14 +202,7 @@ func findBinaries() (initdb, postgres string, err error) {
 	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	slices.SortFunc(debian, func(a, b string) int { return versionOf(b) - versionOf(a) })
 	dirs = append(dirs, debian...)
-	dirs = append(dirs, "/usr/local/pgsql/bin", "/usr/pgsql/bin")
-	for _, d := range dirs {
-		i, p := filepath.Join(d, "initdb"), filepath.Join(d, "postgres")
-		if isExecutable(i) && isExecutable(p) {
-			return i, p, nil
-		}
-	}
-	return "", "", errNoBinaries
+	return append(dirs, "/usr/local/pgsql/bin", "/usr/pgsql/bin")
 }
 
 func versionOf(dir string) int {
