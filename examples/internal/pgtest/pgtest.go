@@ -58,7 +58,7 @@ const EnvURL = "DATABASE_URL"
 
 const (
 	startTimeout = 60 * time.Second
-	stopTimeout  = 15 * time.Second
+	stopTimeout  = 60 * time.Second
 	logName      = "postgres.log"
 )
 
