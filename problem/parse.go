@@ -23,15 +23,18 @@ const MaxParseSize = 1 << 20
 // are ignored and a missing type is about:blank. A missing status is taken
 // from the response. The problem's Header is resp.Header. Parse reads at
 // most [MaxParseSize] bytes and does not close the body. It returns an
-// error wrapping [ErrNotProblem] when the media type is none of the above.
+// error wrapping [ErrNotProblem] when the media type is none of the above
+// or the body (empty when resp.Body is nil) holds no problem.
 func Parse(resp *http.Response) (*Problem, error) {
 	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotProblem, err)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxParseSize))
-	if err != nil {
-		return nil, fmt.Errorf("problem: reading body: %w", err)
+	var body []byte
+	if resp.Body != nil { // a Response built by hand, as in a test
+		if body, err = io.ReadAll(io.LimitReader(resp.Body, MaxParseSize)); err != nil {
+			return nil, fmt.Errorf("problem: reading body: %w", err)
+		}
 	}
 	p := new(Problem)
 	switch mt {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/backstop-go/backstop/problem"
@@ -252,5 +253,85 @@ func TestWriteMergesVary(t *testing.T) {
 	wr.Write(rec, httptest.NewRequest("GET", "/", nil), problem.New(406, "").WithHeader("Vary", "Accept-Language"))
 	if got := strings.Join(rec.Header().Values("Vary"), ","); got != "Accept-Language,Accept" {
 		t.Errorf("Vary = %q", got)
+	}
+}
+
+// An XML document nested deeper than encoding/json allows for JSON is
+// refused, so a hostile server cannot make Parse recurse a million times;
+// nesting within the limit (<problem>, <x> and 9998 more) still parses.
+func TestParseXMLDepthLimit(t *testing.T) {
+	nested := func(depth int) string {
+		return "<problem><status>409</status><x>" + strings.Repeat("<a>", depth) + strings.Repeat("</a>", depth) + "</x></problem>"
+	}
+	for _, tt := range []struct {
+		depth int
+		ok    bool
+	}{{100, true}, {9998, true}, {9999, false}, {100000, false}} {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Type", problem.ContentTypeXML)
+		rec.WriteHeader(409)
+		rec.WriteString(nested(tt.depth))
+		p, err := problem.Parse(rec.Result())
+		if tt.ok && (err != nil || p.Status != 409) {
+			t.Errorf("depth %d: %v, %v", tt.depth, p, err)
+		}
+		if !tt.ok && !errors.Is(err, problem.ErrNotProblem) {
+			t.Errorf("depth %d: Parse = %v, %v; want ErrNotProblem", tt.depth, p, err)
+		}
+	}
+}
+
+// A Response built by hand may have a nil Body; Parse must not panic.
+func TestParseNilBody(t *testing.T) {
+	resp := &http.Response{StatusCode: 404, Header: http.Header{"Content-Type": {problem.ContentTypeJSON}}}
+	if p, err := problem.Parse(resp); !errors.Is(err, problem.ErrNotProblem) {
+		t.Errorf("Parse = %v, %v; want ErrNotProblem", p, err)
+	}
+}
+
+// A Problem declared once may be written by many requests at once (the
+// Problem doc promises it): Write must not change it, in either form, with
+// or without a trace id, and headers added to one response afterwards must
+// not reach the problem or the other responses. Run with -race.
+func TestWriteSharedProblemConcurrently(t *testing.T) {
+	shared := outOfCredit.New("Your balance is 30.").
+		With("balance", 30).
+		With("accounts", []string{"/account/1", "/account/2"}).
+		WithHeader("Vary", "Accept-Language")
+	shared.Header["Retry-After"] = append(make([]string, 0, 4), "60") // room to append into
+	want := mustJSON(t, shared)
+	sc, tid := spanContext(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			req := httptest.NewRequest("GET", "/", nil)
+			if i%2 == 0 {
+				req.Header.Set("Accept", problem.ContentTypeXML)
+			}
+			if i%4 < 2 {
+				req = req.WithContext(trace.ContextWithSpanContext(req.Context(), sc))
+			}
+			for range 50 {
+				rec := httptest.NewRecorder()
+				rec.Header().Set("Vary", "Origin")
+				problem.Write(rec, req, shared)
+				rec.Header().Add("Retry-After", "late")
+				rec.Header().Add("Vary", "Late")
+				if rec.Code != 403 || (i%4 < 2) != strings.Contains(rec.Body.String(), tid) {
+					t.Errorf("got %d %s", rec.Code, rec.Body)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := mustJSON(t, shared); got != want {
+		t.Errorf("problem changed:\n got %s\nwant %s", got, want)
+	}
+	if got := shared.Header.Values("Retry-After"); len(got) != 1 {
+		t.Errorf("problem's Retry-After = %q", got)
+	}
+	if got := shared.Header.Values("Vary"); len(got) != 1 {
+		t.Errorf("problem's Vary = %q", got)
 	}
 }

@@ -205,7 +205,7 @@ func (p *Problem) unmarshalXML(data []byte) error {
 		case xml.EndElement:
 			return nil
 		case xml.StartElement:
-			v, err := xmlElementValue(d)
+			v, err := xmlElementValue(d, 2)
 			if err != nil {
 				return err
 			}
@@ -235,9 +235,21 @@ func (p *Problem) unmarshalXML(data []byte) error {
 	}
 }
 
-// xmlElementValue reads the rest of an element: its text when it has no
-// child elements, a []any when every child is <i>, else a map[string]any.
-func xmlElementValue(d *xml.Decoder) (any, error) {
+// maxXMLDepth bounds the nesting of elements that unmarshalXML accepts,
+// <problem> included: the limit encoding/json puts on JSON, so that a
+// hostile document costs neither side more stack or time in XML.
+const maxXMLDepth = 10000
+
+// errXMLDepth reports a document nested deeper than maxXMLDepth.
+var errXMLDepth = errors.New("problem: XML nested deeper than " + strconv.Itoa(maxXMLDepth) + " elements")
+
+// xmlElementValue reads the rest of an element at nesting depth (<problem>
+// is 1): its text when it has no child elements, a []any when every child
+// is <i>, else a map[string]any.
+func xmlElementValue(d *xml.Decoder, depth int) (any, error) {
+	if depth > maxXMLDepth {
+		return nil, errXMLDepth
+	}
 	var text []byte
 	var children map[string]any
 	var items []any
@@ -251,7 +263,7 @@ func xmlElementValue(d *xml.Decoder) (any, error) {
 		case xml.CharData:
 			text = append(text, t...)
 		case xml.StartElement:
-			v, err := xmlElementValue(d)
+			v, err := xmlElementValue(d, depth+1)
 			if err != nil {
 				return nil, err
 			}

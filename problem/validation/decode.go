@@ -37,7 +37,8 @@ import (
 //   - 422 [ErrInvalid]: well-formed JSON that does not fit dst. Each
 //     [Violation] points at the member with a JSON Pointer: rule "type" for
 //     a value of the wrong JSON type (a string for an int, 300 for an
-//     int8), "unknown" for members dst has no field for (unless
+//     int8, a number or a non-number string for an int with the ",string"
+//     option), "unknown" for members dst has no field for (unless
 //     Options.AllowUnknownFields), "format" for a value that its type's
 //     UnmarshalJSON or UnmarshalText refused (a malformed time.Time) or
 //     bad base64 for a []byte, and the validator's tag for each failed rule.
@@ -380,8 +381,9 @@ type walker struct {
 // members that root's structs have no field for (at most MaxViolations,
 // with the total); otherwise it looks for the first value that fails to
 // decode without encoding/json saying where: one whose type has its own
-// UnmarshalJSON or UnmarshalText that refuses it, or bad base64 for a
-// []byte.
+// UnmarshalJSON or UnmarshalText that refuses it, bad base64 for a
+// []byte, or a member with the ",string" option that is not a string
+// holding a literal of its type.
 func walkBody(body []byte, root reflect.Type, unknown bool) ([]Violation, int) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -438,16 +440,23 @@ func (w *walker) value(t reflect.Type, path []string) error {
 			}
 			key, _ := tok.(string)
 			ft := elem
+			quoted := false
 			if fields != nil {
-				var known bool
-				if ft, known = fields.lookup(key); !known && w.unknown {
+				f, known := fields.lookup(key)
+				ft, quoted = f.typ, f.quoted && !w.unknown
+				if !known && w.unknown {
 					w.total++
 					if len(w.out) < MaxViolations {
 						w.out = append(w.out, Violation{Pointer: Pointer(append(path, key)...), Detail: "is not a known member", Rule: "unknown"})
 					}
 				}
 			}
-			if err := w.value(ft, append(path, key)); err != nil || w.stop {
+			if quoted {
+				err = w.quotedValue(ft, append(path, key))
+			} else {
+				err = w.value(ft, append(path, key))
+			}
+			if err != nil || w.stop {
 				return err
 			}
 		}
@@ -465,6 +474,71 @@ func (w *walker) value(t reflect.Type, path []string) error {
 		_, err = w.dec.Token()
 	}
 	return err
+}
+
+// quotedValue checks the value of a field with the ",string" option, which
+// must be null or a JSON string holding a literal of the field's type:
+// encoding/json refuses anything else without saying where.
+func (w *walker) quotedValue(t reflect.Type, path []string) error {
+	t = deref(t)
+	if reflect.PointerTo(t).Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return w.value(t, path)
+	}
+	var raw json.RawMessage
+	if err := w.dec.Decode(&raw); err != nil {
+		return err
+	}
+	var inner string
+	switch {
+	case raw[0] == 'n':
+		return nil
+	case raw[0] != '"':
+		w.out = append(w.out, Violation{Pointer: Pointer(path...), Detail: "must be a string", Rule: "type"})
+		w.stop = true
+		return nil
+	case json.Unmarshal(raw, &inner) != nil || quotedLiteralOK(inner, t):
+		return nil
+	}
+	detail := "must be a string holding a number"
+	switch t.Kind() {
+	case reflect.Bool:
+		detail = "must be a string holding true or false"
+	case reflect.String:
+		if t != reflect.TypeFor[json.Number]() {
+			detail = "must be a string holding a JSON string"
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		detail = "must be a string holding an integer"
+	}
+	w.out = append(w.out, Violation{Pointer: Pointer(path...), Detail: detail, Rule: "type"})
+	w.stop = true
+	return nil
+}
+
+// quotedLiteralOK reports whether encoding/json takes inner, the content of
+// the string given for a ",string" field of type t, or at least reports
+// where it failed (an UnmarshalTypeError, for a number out of range). It
+// follows encoding/json's literalStore.
+func quotedLiteralOK(inner string, t reflect.Type) bool {
+	if inner == "null" {
+		return true
+	}
+	if inner == "" {
+		return false
+	}
+	isNumber := inner[0] == '-' || '0' <= inner[0] && inner[0] <= '9'
+	isString := len(inner) >= 2 && inner[0] == '"' && inner[len(inner)-1] == '"' &&
+		json.Unmarshal([]byte(inner), new(string)) == nil
+	switch {
+	case t == reflect.TypeFor[json.Number]():
+		return isNumber || isString && json.Unmarshal([]byte(inner), new(json.Number)) == nil
+	case t.Kind() == reflect.Bool:
+		return inner == "true" || inner == "false" || isString
+	case t.Kind() == reflect.String:
+		return isString
+	}
+	return isNumber || isString
 }
 
 // formatDetail says what a custom-decoded type expects.

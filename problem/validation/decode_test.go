@@ -411,3 +411,53 @@ func (*textOnly) UnmarshalText(b []byte) error {
 	}
 	return nil
 }
+
+// Fields with the ",string" option (int64 ids for JavaScript clients) are
+// refused by encoding/json without saying where; the violation must still
+// point at the member.
+func TestDecodeStringOption(t *testing.T) {
+	t.Parallel()
+	type account struct {
+		ID    int64 `json:"id,string"`
+		Admin *bool `json:"admin,omitempty,string"`
+		Inner struct {
+			N uint8   `json:"n,string"`
+			S string  `json:"s,string"`
+			F float64 `json:"f,string"`
+		} `json:"inner"`
+	}
+	v, err := validation.New(validation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		body string
+		want []validation.Violation // nil: accepted
+	}{
+		{`{"id":"42","admin":"true","inner":{"n":"7","s":"\"x\"","f":"1.5"}}`, nil},
+		{`{"id":null,"admin":null,"inner":{"n":"null"}}`, nil},
+		{`{"id":42}`, []validation.Violation{{Pointer: "#/id", Detail: "must be a string", Rule: "type"}}},
+		{`{"id":"4x2"}`, []validation.Violation{{Pointer: "#/id", Detail: "must be an integer from -9223372036854775808 to 9223372036854775807", Rule: "type"}}},
+		{`{"id":"abc"}`, []validation.Violation{{Pointer: "#/id", Detail: "must be a string holding an integer", Rule: "type"}}},
+		{`{"id":"1","admin":"yes"}`, []validation.Violation{{Pointer: "#/admin", Detail: "must be a string holding true or false", Rule: "type"}}},
+		{`{"id":"1","admin":true}`, []validation.Violation{{Pointer: "#/admin", Detail: "must be a string", Rule: "type"}}},
+		{`{"inner":{"n":"300"}}`, []validation.Violation{{Pointer: "#/inner/n", Detail: "must be an integer from 0 to 255", Rule: "type"}}},
+		{`{"inner":{"n":[7]}}`, []validation.Violation{{Pointer: "#/inner/n", Detail: "must be a string", Rule: "type"}}},
+		{`{"inner":{"s":"x"}}`, []validation.Violation{{Pointer: "#/inner/s", Detail: "must be a string holding a JSON string", Rule: "type"}}},
+		{`{"inner":{"f":""}}`, []validation.Violation{{Pointer: "#/inner/f", Detail: "must be a string holding a number", Rule: "type"}}},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tt.body))
+		r.Header.Set("Content-Type", "application/json")
+		err := v.Decode(r, new(account))
+		if tt.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", tt.body, err)
+			}
+			continue
+		}
+		if got := validation.Violations(err); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", tt.body, got, tt.want)
+		}
+	}
+}

@@ -83,26 +83,54 @@ type jsonField struct {
 	typ    reflect.Type
 	depth  int
 	tagged bool
+	quoted bool // the ",string" option applies: the value is a JSON string holding the literal
 }
 
 // fieldSet is the set of members encoding/json decodes into a struct type.
 type fieldSet struct {
-	byName map[string]reflect.Type
+	byName map[string]int // index into list
 	list   []jsonField
 }
 
 // lookup finds the member for an object key as encoding/json does: an exact
 // match first, then a case-insensitive one.
-func (fs *fieldSet) lookup(key string) (reflect.Type, bool) {
-	if t, ok := fs.byName[key]; ok {
-		return t, true
+func (fs *fieldSet) lookup(key string) (jsonField, bool) {
+	if i, ok := fs.byName[key]; ok {
+		return fs.list[i], true
 	}
 	for _, f := range fs.list {
 		if strings.EqualFold(f.name, key) {
-			return f.typ, true
+			return f, true
 		}
 	}
-	return nil, false
+	return jsonField{}, false
+}
+
+// quotedOption reports whether encoding/json applies the ",string" option
+// of the field sf: only to a bool, number or string (or a pointer to one),
+// ignoring it elsewhere.
+func quotedOption(sf reflect.StructField) bool {
+	_, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+	found := false
+	for opts != "" && !found {
+		var opt string
+		opt, opts, _ = strings.Cut(opts, ",")
+		found = opt == "string"
+	}
+	if !found {
+		return false
+	}
+	t := sf.Type
+	if t.Name() == "" && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return true
+	}
+	return false
 }
 
 var fieldCache sync.Map // reflect.Type -> *fieldSet
@@ -138,11 +166,11 @@ func fieldsOf(t reflect.Type) *fieldSet {
 				queue = append(queue, level{deref(sf.Type), l.depth + 1})
 			default:
 				tagName, _, _ := strings.Cut(sf.Tag.Get("json"), ",")
-				all = append(all, jsonField{name: name, typ: sf.Type, depth: l.depth, tagged: isValidTag(tagName)})
+				all = append(all, jsonField{name: name, typ: sf.Type, depth: l.depth, tagged: isValidTag(tagName), quoted: quotedOption(sf)})
 			}
 		}
 	}
-	fs := &fieldSet{byName: make(map[string]reflect.Type, len(all))}
+	fs := &fieldSet{byName: make(map[string]int, len(all))}
 	byName := map[string][]jsonField{}
 	var order []string
 	for _, f := range all {
@@ -178,7 +206,7 @@ func fieldsOf(t reflect.Type) *fieldSet {
 		} else if tagged != 1 {
 			continue // ambiguous: encoding/json drops the name
 		}
-		fs.byName[name] = winner.typ
+		fs.byName[name] = len(fs.list)
 		fs.list = append(fs.list, *winner)
 	}
 	actual, _ := fieldCache.LoadOrStore(t, fs)
