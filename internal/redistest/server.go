@@ -289,9 +289,10 @@ func (s *Server) args() []string {
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"),
 			"--cluster-port", strconv.Itoa(s.busPort),
-			// Small enough for a quick start, large enough that a stall
-			// of the loaded machine does not get a node marked as failed.
-			"--cluster-node-timeout", "5000",
+			// The start does not wait on it; it only decides when a silent
+			// node is marked failed, which takes the whole cluster down
+			// (no replicas), so it is generous for a stalled CI machine.
+			"--cluster-node-timeout", "15000",
 		)
 	}
 	return args
