@@ -136,7 +136,10 @@ type Options struct {
 	// outage then rejects requests instead of running them twice.
 	FailOpen bool
 
-	// ErrorHandler writes failure responses. Nil means problem.Write.
+	// ErrorHandler writes failure responses. Nil means a problem.Writer
+	// with default options except that it logs nothing: the middleware
+	// itself logs each failure once to Logger (problem.Write would log every
+	// 503 of a store outage a second time, to slog.Default()).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// MeterProvider provides the counter backstop.idempotency.requests,
@@ -148,9 +151,12 @@ type Options struct {
 	// until an SDK is installed.
 	MeterProvider metric.MeterProvider
 
-	// Logger receives store failures and lost claims. Keys are never
-	// logged, only the first 16 hex digits of the record key, which is a
-	// hash of scope and key. Nil means slog.Default().
+	// Logger receives one record per failure: a store error (503), a
+	// lost claim, a response that could not be recorded, and an error from
+	// the ScopeFunc or FingerprintFunc that is not a 4xx problem. Client
+	// errors (4xx) are not logged. Keys and scopes are never logged, only
+	// the first 16 hex digits of the record key, which is a hash of both.
+	// Nil means slog.Default().
 	Logger *slog.Logger
 }
 
@@ -192,7 +198,7 @@ func (o Options) withDefaults() Options {
 		o.StoreTimeout = 5 * time.Second
 	}
 	if o.ErrorHandler == nil {
-		o.ErrorHandler = problem.Write
+		o.ErrorHandler = quietProblems.Write
 	}
 	if o.MeterProvider == nil {
 		o.MeterProvider = otel.GetMeterProvider()
@@ -304,8 +310,8 @@ func New(store Store, scope ScopeFunc, o Options) (*Middleware, error) {
 // Handler returns next wrapped in the middleware.
 //
 // Requests whose method is not covered pass through. For covered requests
-// it answers, through Options.ErrorHandler (by default problem.Write, as
-// RFC 9457 problems):
+// it answers, through Options.ErrorHandler (by default a problem.Writer,
+// as RFC 9457 problems):
 //   - 400 [ErrKeyMissing] without an Idempotency-Key (unless KeyOptional),
 //     400 [ErrKeyInvalid] for a malformed key, 400 [ErrUnscoped] when the
 //     caller cannot be identified, 413 [ErrBodyTooLarge], 400
@@ -419,16 +425,32 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		o.ErrorHandler(w, r, ErrKeyReused.New("This key was used for a different request; use a new key for a new request."))
 	default:
 		m.record(r.Context(), outStoreError, 0)
+		err := fmt.Errorf("idempotency: Claim returned outcome %d", res.Outcome)
+		m.log(r.Context(), slog.LevelError, "idempotency: store returned an invalid answer", req.Key, err)
 		o.ErrorHandler(w, r, ErrStoreUnavailable.New("The idempotency store gave an invalid answer.").
-			WithHeader("Retry-After", m.retryAfter).WithCause(fmt.Errorf("idempotency: Claim returned outcome %d", res.Outcome)))
+			WithHeader("Retry-After", m.retryAfter).WithCause(err))
 	}
 }
 
-// reject answers a request the middleware cannot accept.
+// reject answers a request the middleware cannot accept. A client error
+// (a 4xx problem) is not logged; anything else came from the ScopeFunc or
+// FingerprintFunc and is logged once, since the default ErrorHandler does
+// not log.
 func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, err error) {
 	m.record(r.Context(), outRejected, 0)
+	if p, ok := problem.From(err); !ok || p.Status < 400 || p.Status > 499 {
+		level := slog.LevelError
+		if r.Context().Err() != nil {
+			level = slog.LevelInfo // the client went away; nothing is broken
+		}
+		m.log(r.Context(), level, "idempotency: scope or fingerprint function failed", "", err)
+	}
 	m.opts.ErrorHandler(w, r, err)
 }
+
+// quietProblems writes problems without logging them: the middleware logs
+// each failure itself, once.
+var quietProblems, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func (m *Middleware) claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
 	if m.local {
@@ -695,6 +717,10 @@ func (m *Middleware) log(ctx context.Context, level slog.Level, msg, key string,
 	l := m.opts.Logger
 	if l == nil {
 		l = slog.Default()
+	}
+	if key == "" {
+		l.LogAttrs(ctx, level, msg, slog.Any("error", err))
+		return
 	}
 	if len(key) > 16 {
 		key = key[:16]

@@ -7,19 +7,23 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/idempotency/storetest"
+	"github.com/backstop-go/backstop/problem"
 )
 
 // A "keep forever" retention used to wrap Lease+Retention around to a
@@ -92,6 +96,13 @@ type corruptStore struct {
 
 func (s corruptStore) Claim(context.Context, idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
 	return idempotency.ClaimResult{Outcome: idempotency.Completed, Response: idempotency.Response{Status: s.status, Body: []byte("x")}}, nil
+}
+
+// badOutcomeStore answers every claim with an outcome that does not exist.
+type badOutcomeStore struct{ idempotency.Store }
+
+func (badOutcomeStore) Claim(context.Context, idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
+	return idempotency.ClaimResult{}, nil
 }
 
 // A stored response with an invalid status used to reach WriteHeader,
@@ -196,5 +207,107 @@ func TestCompleteRetriedAfterTransientError(t *testing.T) {
 	rec := serve(h, req{})
 	if rec.Code != http.StatusCreated || rec.Header().Get(idempotency.HeaderReplayed) != "true" || c.runs.Load() != 1 {
 		t.Fatalf("retry = %d %q, runs %d; want the replay", rec.Code, rec.Body, c.runs.Load())
+	}
+}
+
+// logTag marks the contexts of one test's requests, so that taggedLog keeps
+// only their records, whatever else logs at the same time.
+type logTag struct{}
+
+// taggedLog is a slog.Handler that keeps the text of the records logged
+// with a context carrying logTag.
+type taggedLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (h *taggedLog) Enabled(context.Context, slog.Level) bool { return true }
+func (h *taggedLog) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *taggedLog) WithGroup(string) slog.Handler            { return h }
+func (h *taggedLog) Handle(ctx context.Context, r slog.Record) error {
+	if ctx == nil || ctx.Value(logTag{}) == nil {
+		return nil
+	}
+	var b strings.Builder
+	_ = slog.NewTextHandler(&b, nil).Handle(ctx, r)
+	h.mu.Lock()
+	h.lines = append(h.lines, b.String())
+	h.mu.Unlock()
+	return nil
+}
+
+func (h *taggedLog) records() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.lines)
+}
+
+// The default ErrorHandler was problem.Write, which logs every 5xx to
+// slog.Default(): each request refused during a store outage was logged
+// twice, once by the middleware and once by problem.Write, and the second
+// ignored Options.Logger. A failure is now logged once, to Options.Logger,
+// without the key or the caller's credentials.
+func TestOneLogRecordPerFailure(t *testing.T) {
+	const auth = "Bearer secret-token-of-alice"
+	tests := []struct {
+		name    string
+		store   func() idempotency.Store
+		scope   idempotency.ScopeFunc
+		status  int
+		records int
+	}{
+		{"store outage", func() idempotency.Store {
+			s := &failingStore{Store: newMemory(t, nil)}
+			s.down.Store(true)
+			return s
+		}, nil, http.StatusServiceUnavailable, 1},
+		{"invalid stored response", func() idempotency.Store {
+			return corruptStore{Store: newMemory(t, nil), status: 0}
+		}, nil, http.StatusServiceUnavailable, 1},
+		{"invalid claim outcome", func() idempotency.Store {
+			return badOutcomeStore{Store: newMemory(t, nil)}
+		}, nil, http.StatusServiceUnavailable, 1},
+		{"scope function error", func() idempotency.Store { return newMemory(t, nil) },
+			func(*http.Request) (string, error) { return "", errors.New("auth backend down") }, http.StatusInternalServerError, 1},
+		{"scope function client error", func() idempotency.Store { return newMemory(t, nil) },
+			func(*http.Request) (string, error) { return "", problem.New(http.StatusUnauthorized, "who are you") }, http.StatusUnauthorized, 0},
+		{"bad key", func() idempotency.Store { return newMemory(t, nil) }, nil, http.StatusBadRequest, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			own, def := &taggedLog{}, &taggedLog{}
+			old := slog.Default()
+			slog.SetDefault(slog.New(def))
+			t.Cleanup(func() { slog.SetDefault(old) })
+			spy := &keySpy{Store: tc.store()}
+			m, err := idempotency.New(spy, tc.scope, idempotency.Options{Logger: slog.New(own)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := req{auth: auth}
+			if tc.name == "bad key" {
+				q.keys = []string{"short"}
+			}
+			r := q.build()
+			r = r.WithContext(context.WithValue(r.Context(), logTag{}, true))
+			rec := serve2(m.Handler(&counter{}), r)
+			if rec.Code != tc.status {
+				t.Fatalf("status = %d, want %d; body %q", rec.Code, tc.status, rec.Body)
+			}
+			if got := def.records(); len(got) != 0 {
+				t.Errorf("slog.Default() got %d records, want none (Options.Logger is set): %q", len(got), got)
+			}
+			got := own.records()
+			if len(got) != tc.records {
+				t.Fatalf("Options.Logger got %d records, want %d: %q", len(got), tc.records, got)
+			}
+			for _, line := range got {
+				for _, secret := range []string{testKey, "secret-token", spy.key} {
+					if secret != "" && strings.Contains(line, secret) {
+						t.Errorf("log record holds %q: %s", secret, line)
+					}
+				}
+			}
+		})
 	}
 }
