@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/backstop-go/backstop/internal/lograte"
 	"github.com/backstop-go/backstop/problem"
 )
 
@@ -151,10 +152,13 @@ type Options struct {
 	// until an SDK is installed.
 	MeterProvider metric.MeterProvider
 
-	// Logger receives one record per failure: a store error (503), a
-	// lost claim, a response that could not be recorded, and an error from
-	// the ScopeFunc or FingerprintFunc that is not a 4xx problem. Client
-	// errors (4xx) are not logged. Keys and scopes are never logged, only
+	// Logger receives one record per failure: a lost claim, a response
+	// that could not be recorded, an error from the ScopeFunc or
+	// FingerprintFunc that is not a 4xx problem, and a store error (503,
+	// or a FailOpen pass): since every request of an outage meets one, those
+	// are written at most once a second, with a "suppressed" count of the
+	// rest (the backstop.idempotency.requests counter counts them all).
+	// Client errors (4xx) are not logged. Keys and scopes are never logged, only
 	// the first 16 hex digits of the record key, which is a hash of both.
 	// Nil means slog.Default().
 	Logger *slog.Logger
@@ -220,6 +224,7 @@ type Middleware struct {
 	beats      heartbeats
 	counter    metric.Int64Counter
 	outcomeSet [numOutcomes][]metric.AddOption
+	storeLog   lograte.Limiter // store failures seen by requests: one record a second
 }
 
 // outcome is what the middleware did with a covered request, for metrics
@@ -392,14 +397,14 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		}
 		if o.FailOpen {
 			m.record(r.Context(), outFailOpen, 0)
-			m.log(r.Context(), slog.LevelWarn, "idempotency: store failed; running the request without idempotency (FailOpen)", req.Key, err)
+			m.logStoreFailure(r.Context(), slog.LevelWarn, "idempotency: store failed; running the request without idempotency (FailOpen)", req.Key, err)
 			ran = true
 			restoreBody(r, body)
 			next.ServeHTTP(w, r)
 			return
 		}
 		m.record(r.Context(), outStoreError, 0)
-		m.log(r.Context(), slog.LevelError, "idempotency: store failed; refusing the request", req.Key, err)
+		m.logStoreFailure(r.Context(), slog.LevelError, "idempotency: store failed; refusing the request", req.Key, err)
 		o.ErrorHandler(w, r, ErrStoreUnavailable.New("The idempotency store is unavailable; nothing was done.").
 			WithHeader("Retry-After", m.retryAfter).WithCause(err))
 		return
@@ -713,17 +718,30 @@ func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key string, 
 
 var headerTrue = []string{"true"}
 
-func (m *Middleware) log(ctx context.Context, level slog.Level, msg, key string, err error) {
+// log writes one record to Options.Logger. Of the record key (a hash of
+// scope and key) it shows the first 16 hex digits, enough to follow one
+// record through the logs.
+func (m *Middleware) log(ctx context.Context, level slog.Level, msg, key string, err error, extra ...slog.Attr) {
 	l := m.opts.Logger
 	if l == nil {
 		l = slog.Default()
 	}
-	if key == "" {
-		l.LogAttrs(ctx, level, msg, slog.Any("error", err))
-		return
+	attrs := make([]slog.Attr, 0, 2+len(extra))
+	if key != "" {
+		if len(key) > 16 {
+			key = key[:16]
+		}
+		attrs = append(attrs, slog.String("record", key))
 	}
-	if len(key) > 16 {
-		key = key[:16]
+	attrs = append(attrs, slog.Any("error", err))
+	l.LogAttrs(ctx, level, msg, append(attrs, extra...)...)
+}
+
+// logStoreFailure logs a store failure that a request ran into. During an
+// outage every request runs into one, so at most one record a second is
+// written, with the number left out since the previous one.
+func (m *Middleware) logStoreFailure(ctx context.Context, level slog.Level, msg, key string, err error) {
+	if suppressed, ok := m.storeLog.Allow(time.Now(), time.Second); ok {
+		m.log(ctx, level, msg, key, err, slog.Int64("suppressed", suppressed))
 	}
-	l.LogAttrs(ctx, level, msg, slog.String("record", key), slog.Any("error", err))
 }
