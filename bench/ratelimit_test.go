@@ -66,6 +66,31 @@ func rlServe(b *testing.B, h http.Handler) {
 	})
 }
 
+// rlServeClients is rlServe with many clients: each goroutine sends its
+// requests from its own 1024 client addresses in turn (keyed by address),
+// so no key is shared between goroutines and -cpu 2 shows how the whole
+// middleware scales across cores rather than how one hot key serialises.
+func rlServeClients(b *testing.B, h http.Handler) {
+	var seq atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		g := seq.Add(1)
+		reqs := make([]*http.Request, 1024)
+		for i := range reqs {
+			reqs[i] = httptest.NewRequest("GET", "/", nil)
+			reqs[i].RemoteAddr = fmt.Sprintf("10.%d.%d.%d:1234", g, i>>8, i&255)
+		}
+		w := &rlWriter{h: make(http.Header, 8)}
+		i := 0
+		for pb.Next() {
+			i++
+			clear(w.h)
+			h.ServeHTTP(w, reqs[i&1023])
+		}
+	})
+}
+
 func rlDecide(b *testing.B, allow func(ctx context.Context) bool) {
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -196,6 +221,14 @@ func BenchmarkRatelimitMiddleware(b *testing.B) {
 	})
 	b.Run("httprate", func(b *testing.B) {
 		rlServe(b, httprate.LimitBy(math.MaxInt32, time.Minute, httprate.Key(rlKey))(rlOK))
+	})
+	b.Run("backstop-clientip-manyclients", func(b *testing.B) {
+		key := must(ratelimit.ClientIP(ratelimit.ClientIPOptions{}))
+		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), key, ratelimit.Options{}))
+		rlServeClients(b, m.Handler(rlOK))
+	})
+	b.Run("httprate-byip-manyclients", func(b *testing.B) {
+		rlServeClients(b, httprate.LimitByIP(math.MaxInt32, time.Minute)(rlOK))
 	})
 	b.Run("sethvargo-httplimit", func(b *testing.B) {
 		s := must(memorystore.New(&memorystore.Config{Tokens: 1 << 40, Interval: time.Hour}))

@@ -52,7 +52,10 @@ func ExampleNewTokenBucket() {
 }
 
 func ExampleMiddleware_Handler() {
-	l, err := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("default", 2)}, ratelimit.MemoryOptions{})
+	// The fake clock keeps the output stable (t counts down with real
+	// time); in production leave MemoryOptions.Clock unset.
+	clock := limitertest.NewClock()
+	l, err := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("default", 2)}, ratelimit.MemoryOptions{Clock: clock.Now})
 	if err != nil {
 		panic(err)
 	}

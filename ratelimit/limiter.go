@@ -124,7 +124,9 @@ type Result struct {
 	// policy it is the end of the current window (sliding window) or the
 	// time until the bucket is full again (token bucket); for a denying
 	// policy it equals RetryAfter, so a Retry-After header never points
-	// earlier than the RateLimit reset of the policy it cites.
+	// earlier than the RateLimit reset of the policy it cites. (A cost
+	// above the Limit is denied with a zero RetryAfter and no Retry-After;
+	// Reset then keeps its admitting meaning.)
 	Reset time.Duration
 	// RetryAfter is, for a denying policy, how long until a request of the
 	// same cost would be admitted by this policy if no other traffic

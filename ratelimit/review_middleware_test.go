@@ -170,6 +170,7 @@ func TestReviewDefaultErrorHandlerDoesNotLogEach503(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	start := time.Now()
 	for i := 0; i < 5; i++ {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -177,8 +178,12 @@ func TestReviewDefaultErrorHandlerDoesNotLogEach503(t *testing.T) {
 			t.Fatalf("request %d: %d %s", i, rec.Code, rec.Body)
 		}
 	}
-	if n := strings.Count(logs.String(), "\n"); n != 1 {
-		t.Fatalf("middleware logged %d records, want 1:\n%s", n, logs.String())
+	// The middleware logs at most one record per second of wall time: on a
+	// machine so loaded that the five requests spanned seconds, more
+	// records are right.
+	n := strings.Count(logs.String(), "\n")
+	if n < 1 || n > 1+int(time.Since(start)/time.Second) {
+		t.Fatalf("middleware logged %d records in %v, want 1 per second:\n%s", n, time.Since(start), logs.String())
 	}
 	if global.Len() != 0 {
 		t.Fatalf("the default ErrorHandler logged the 503s:\n%s", global.String())

@@ -21,11 +21,13 @@ import (
 func TestReviewRedisDeniedCacheRetryAfterNotEarly(t *testing.T) {
 	client := redistest.NewServer(t).Client(t)
 	policy := ratelimit.Policy{Name: "m", Limit: 10, Window: time.Minute}
-	cached, err := redisstore.New(client, []ratelimit.Policy{policy}, redisstore.Options{Prefix: "cached"})
+	// A generous Timeout: a call timing out on a loaded CI machine is not
+	// what this test is about.
+	cached, err := redisstore.New(client, []ratelimit.Policy{policy}, redisstore.Options{Prefix: "cached", Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	uncached, err := redisstore.New(client, []ratelimit.Policy{policy}, redisstore.Options{Prefix: "cached", DeniedCacheSize: -1})
+	uncached, err := redisstore.New(client, []ratelimit.Policy{policy}, redisstore.Options{Prefix: "cached", DeniedCacheSize: -1, Timeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

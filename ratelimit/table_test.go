@@ -51,21 +51,37 @@ func TestMaxKeysEvictsLeastRecentlyUsed(t *testing.T) {
 }
 
 func TestIdleKeysAreReclaimed(t *testing.T) {
-	clock := &testClock{now: time.Unix(1e9, 0)}
-	l, err := NewSlidingWindow([]Policy{PerMinute("m", 5)}, MemoryOptions{Shards: 1, Clock: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	for i := 0; i < 100; i++ {
-		_, _ = l.AllowN(ctx, fmt.Sprint("k", i), 1)
-	}
-	clock.now = clock.now.Add(2 * time.Minute) // two windows: no state left
-	for i := 0; i < 60; i++ {
-		_, _ = l.AllowN(ctx, "hot", 1) // each access reclaims up to two idle keys
-	}
-	if n := l.Len(); n != 1 {
-		t.Fatalf("Len = %d after 60 accesses, want only the hot key", n)
+	for _, kind := range []string{"sliding", "bucket"} {
+		t.Run(kind, func(t *testing.T) {
+			clock := &testClock{now: time.Unix(1e9, 0)}
+			opts := MemoryOptions{Shards: 1, Clock: clock.Now}
+			p := []Policy{PerMinute("m", 5)}
+			var l interface {
+				Limiter
+				Len() int
+			}
+			var err error
+			if kind == "sliding" {
+				l, err = NewSlidingWindow(p, opts)
+			} else {
+				l, err = NewTokenBucket(p, opts)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			for i := 0; i < 100; i++ {
+				_, _ = l.AllowN(ctx, fmt.Sprint("k", i), 1)
+			}
+			// Two windows: no sliding-window state left; buckets refilled.
+			clock.now = clock.now.Add(2 * time.Minute)
+			for i := 0; i < 60; i++ {
+				_, _ = l.AllowN(ctx, "hot", 1) // each access reclaims up to two idle keys
+			}
+			if n := l.Len(); n != 1 {
+				t.Fatalf("Len = %d after 60 accesses, want only the hot key", n)
+			}
+		})
 	}
 }
 

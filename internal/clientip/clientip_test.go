@@ -158,6 +158,28 @@ func checkInvariants(t *testing.T, h Header, name, value string) {
 		}) {
 			t.Fatalf("result %v neither peer nor in %q", got, value)
 		}
+		// The security property, as a reference walk: skip trusted
+		// addresses from the right; the first untrusted address is the
+		// client; garbage (or the left end) stops the walk at the last
+		// trusted address seen, else at the peer.
+		j := len(hops) - 1
+		for ; j >= 0; j-- {
+			if a, ok := ParseAddr(hops[j]); !ok || !r.isTrusted(a) {
+				break
+			}
+		}
+		want := peer
+		if j < len(hops)-1 {
+			want, _ = ParseAddr(hops[j+1]) // trusted: garbage or the left end stops here
+		}
+		if j >= 0 {
+			if a, ok := ParseAddr(hops[j]); ok {
+				want = a // untrusted: the client
+			}
+		}
+		if got != want {
+			t.Fatalf("result %v, want %v: the rightmost untrusted hop of %q", got, want, value)
+		}
 		if got.Zone() != "" || got.Is4In6() {
 			t.Fatalf("result %v not canonical", got)
 		}

@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,6 +81,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("RetryAfterIsExact", func(t *testing.T) { testRetryAfter(t, h) })
 	t.Run("WindowBoundaries", func(t *testing.T) { testBoundaries(t, h) })
 	t.Run("MultiPolicyOverTime", func(t *testing.T) { testMultiPolicyOverTime(t, h) })
+	t.Run("RetryAfterRandomWalk", func(t *testing.T) { testRetryAfterWalk(t, h) })
 }
 
 var ctx = context.Background()
@@ -201,7 +203,12 @@ func testNeverSatisfiable(t *testing.T, h Harness) {
 }
 
 func testAllOrNothing(t *testing.T, h Harness) {
-	l, _ := h.New(t, []ratelimit.Policy{ratelimit.PerSecond("short", 5), ratelimit.PerHour("long", 10)})
+	// A minute, not a second, for the short policy: on a limiter whose
+	// clock cannot be stopped (a Redis server's TIME) a window boundary
+	// passing between the calls must not change the outcome. With 3 units
+	// in the previous minute, the second call of 3 stays denied until 20s
+	// into the next one, far beyond any scheduling delay.
+	l, _ := h.New(t, []ratelimit.Policy{ratelimit.PerMinute("short", 5), ratelimit.PerHour("long", 10)})
 	d := allow(t, l, "k", 3)
 	if !d.Allowed || d.Result(0).Remaining != 2 || d.Result(1).Remaining != 7 {
 		t.Fatalf("cost 3: %+v", d)
@@ -456,5 +463,67 @@ func testBoundaries(t *testing.T, h Harness) {
 		reset("full", d, 0)
 	default:
 		t.Skip("no algorithm-specific expectations")
+	}
+}
+
+// testRetryAfterWalk sends requests of random costs (some above a quota)
+// at random times against two policies and checks every denial: each
+// violated policy's Reset equals its RetryAfter (unless the cost exceeds
+// its Limit: then RetryAfter is zero), the Decision's RetryAfter
+// is the longest of them (zero when the cost exceeds a violated policy's
+// Limit), and once RetryAfter has passed the same request is admitted:
+// a Retry-After derived from it is never early.
+func testRetryAfterWalk(t *testing.T, h Harness) {
+	policies := []ratelimit.Policy{{Name: "short", Limit: 5, Window: 3 * time.Second}, {Name: "long", Limit: 23, Window: 70 * time.Second}}
+	l, advance := h.New(t, policies)
+	if advance == nil {
+		t.Skip("limiter clock not controllable")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	retried := 0
+	for step := 0; step < 400; step++ {
+		cost := int64(1 + rng.IntN(4))
+		if rng.IntN(20) == 0 {
+			cost = 6 // above short's quota
+		}
+		d := allow(t, l, "k", cost)
+		if !d.Allowed {
+			var longest time.Duration
+			never := false
+			for i := range policies {
+				r := d.Result(i)
+				if r.Allowed {
+					continue
+				}
+				if cost <= policies[i].Limit && r.Reset != r.RetryAfter {
+					t.Fatalf("step %d: violated %s has Reset %v != RetryAfter %v", step, policies[i].Name, r.Reset, r.RetryAfter)
+				}
+				if cost > policies[i].Limit {
+					never = true
+					if r.RetryAfter != 0 {
+						t.Fatalf("step %d: cost %d above %s's limit with RetryAfter %v", step, cost, policies[i].Name, r.RetryAfter)
+					}
+				} else if r.RetryAfter <= 0 {
+					t.Fatalf("step %d: violated %s without RetryAfter: %+v", step, policies[i].Name, r)
+				}
+				longest = max(longest, r.RetryAfter)
+			}
+			switch {
+			case never && d.RetryAfter != 0:
+				t.Fatalf("step %d: never-satisfiable request with RetryAfter %v", step, d.RetryAfter)
+			case !never && d.RetryAfter != longest:
+				t.Fatalf("step %d: RetryAfter %v, want the longest violated policy's %v", step, d.RetryAfter, longest)
+			case !never:
+				advance(d.RetryAfter)
+				if again := allow(t, l, "k", cost); !again.Allowed {
+					t.Fatalf("step %d: cost %d denied again once RetryAfter %v passed: %+v", step, cost, d.RetryAfter, again)
+				}
+				retried++
+			}
+		}
+		advance(time.Duration(rng.IntN(700)) * time.Millisecond)
+	}
+	if retried < 20 {
+		t.Fatalf("only %d denials retried", retried)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -29,9 +30,14 @@ func ExampleNew() {
 	defer client.Close()
 
 	l, err := redisstore.New(client, []ratelimit.Policy{
-		ratelimit.PerSecond("burst", 2),
+		ratelimit.PerMinute("minute", 2),
 		ratelimit.PerHour("hourly", 1000),
-	}, redisstore.Options{Prefix: "example:" + rand.Text()})
+	}, redisstore.Options{
+		Prefix: "example:" + rand.Text(),
+		// The default, 100ms, suits production. The Example's output must
+		// not depend on how loaded the machine running it is.
+		Timeout: 10 * time.Second,
+	})
 	if err != nil {
 		panic(err)
 	}
@@ -55,8 +61,8 @@ func ExampleNew() {
 	d, err := l.AllowN(context.Background(), "user-42", 1)
 	fmt.Println(d.Allowed, d.Remaining, err)
 	// Output:
-	// 200 "burst";q=2;w=1, "hourly";q=1000;w=3600
-	// 200 "burst";q=2;w=1, "hourly";q=1000;w=3600
-	// 429 "burst";q=2;w=1, "hourly";q=1000;w=3600
+	// 200 "minute";q=2;w=60, "hourly";q=1000;w=3600
+	// 200 "minute";q=2;w=60, "hourly";q=1000;w=3600
+	// 429 "minute";q=2;w=60, "hourly";q=1000;w=3600
 	// true 1 <nil>
 }

@@ -3,7 +3,10 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -20,6 +23,13 @@ import (
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
+
+// generous is the Timeout of tests that are not about timeouts. The
+// default 100ms is a production figure; on a loaded CI machine running the
+// race detector a first call (dial, HELLO, EVALSHA, NOSCRIPT, EVAL) can take
+// longer, and a timed-out call would fail a test about something else. A
+// positive Timeout still runs the shared-deadline code.
+const generous = time.Minute
 
 // fixedClock is a manual server clock for the script, starting at an
 // instant aligned to every window the suite uses (2026-01-01T00:00:00Z).
@@ -60,12 +70,12 @@ func TestConformanceCluster(t *testing.T) {
 }
 
 // TestConformanceServerClock runs the suite on the Redis server's clock (no
-// time travel: the checks needing it are skipped).
+// time travel: the checks needing it are skipped), with the denied cache on.
 func TestConformanceServerClock(t *testing.T) {
 	limitertest.Run(t, limitertest.Harness{
 		Kind: limitertest.SlidingWindow,
 		New: func(t *testing.T, p []ratelimit.Policy) (ratelimit.Limiter, func(time.Duration)) {
-			l, err := New(redistest.Cluster(t), p, Options{Prefix: redistest.Prefix(t)})
+			l, err := New(redistest.Cluster(t), p, Options{Prefix: redistest.Prefix(t), Timeout: generous})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +155,7 @@ func TestOneRoundTripPerDecision(t *testing.T) {
 	hook := &countHook{}
 	client.AddHook(hook)
 	policies := []ratelimit.Policy{ratelimit.PerSecond("s", 5), ratelimit.PerHour("h", 1000)}
-	l, err := New(client, policies, Options{DeniedCacheSize: -1})
+	l, err := New(client, policies, Options{DeniedCacheSize: -1, Timeout: generous})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +179,7 @@ func TestDeniedCacheSkipsRedis(t *testing.T) {
 	client := redistest.NewServer(t).Client(t)
 	hook := &countHook{}
 	client.AddHook(hook)
-	l, err := New(client, []ratelimit.Policy{ratelimit.PerMinute("m", 2)}, Options{})
+	l, err := New(client, []ratelimit.Policy{ratelimit.PerMinute("m", 2)}, Options{Timeout: generous})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +218,11 @@ func TestDeniedCacheSkipsRedis(t *testing.T) {
 func TestDeniedCacheExpires(t *testing.T) {
 	c := newDeniedCache(2)
 	p := []ratelimit.Policy{ratelimit.PerMinute("m", 1)}
-	d := ratelimit.NewDecision(p, []ratelimit.Result{{RetryAfter: 50 * time.Millisecond, Reset: 50 * time.Millisecond}})
+	// An hour, so the entries cannot expire on their own however slowly
+	// the test runs (with 50ms, a test descheduled that long would see "not
+	// cached"); expiry and the countdown are tested below by backdating
+	// entries.
+	d := ratelimit.NewDecision(p, []ratelimit.Result{{RetryAfter: time.Hour, Reset: time.Hour}})
 	c.put("a", 1, &d)
 	if _, ok := c.get("a", 1, p); !ok {
 		t.Fatal("fresh denial not cached")
@@ -228,12 +242,21 @@ func TestDeniedCacheExpires(t *testing.T) {
 	if _, ok := c.get("a", 1, p); ok {
 		t.Fatal("expired denial answered")
 	}
+	// A denial of 1h given 10 minutes ago: about 50 minutes to go, never
+	// more (it would be late) and, whatever the test's speed, not less than
+	// 40 (early).
+	ago := time.Now().Add(-10 * time.Minute)
+	c.m["d"] = deniedEntry{at: ago, until: ago.Add(time.Hour), cost: 1, results: [ratelimit.MaxPolicies]ratelimit.Result{{RetryAfter: time.Hour, Reset: time.Hour}}}
+	got, ok := c.get("d", 1, p)
+	if !ok || got.Allowed || got.RetryAfter > 50*time.Minute || got.RetryAfter < 40*time.Minute || got.Reset != got.RetryAfter {
+		t.Fatalf("cached denial 10 minutes into a 1h wait: ok=%v %+v", ok, got)
+	}
 }
 
 func TestKeysShareOneSlot(t *testing.T) {
 	l, err := New(redistest.Cluster(t), []ratelimit.Policy{
 		ratelimit.PerSecond("a", 10), ratelimit.PerMinute("b", 10), ratelimit.PerHour("c", 10),
-	}, Options{Prefix: redistest.Prefix(t)})
+	}, Options{Prefix: redistest.Prefix(t), Timeout: generous})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +282,11 @@ func TestOutage(t *testing.T) {
 		t.Run(tc.policy.String(), func(t *testing.T) {
 			srv := redistest.NewServer(t)
 			client := srv.Client(t)
-			l, err := New(client, []ratelimit.Policy{ratelimit.PerHour("h", 2)}, Options{Timeout: 500 * time.Millisecond})
+			// While the server is stopped its port refuses connections at
+			// once (and srv.Client dials once per try), so the outage needs
+			// no short Timeout; a short one could expire after the restart
+			// on a loaded machine and turn Redis's answers into failures.
+			l, err := New(client, []ratelimit.Policy{ratelimit.PerHour("h", 2)}, Options{Timeout: generous})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -327,3 +354,128 @@ func TestStoreErrorIsTyped(t *testing.T) {
 var quietWriter, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func quietProblems(w http.ResponseWriter, r *http.Request, err error) { quietWriter.Write(w, r, err) }
+
+// TestExpiryRefreshedByScript: the decision's one round trip also sets the
+// key's expiry to two of the longest windows, and each admitted request
+// refreshes it, so idle subjects leave Redis by themselves.
+func TestExpiryRefreshedByScript(t *testing.T) {
+	client := redistest.Client(t)
+	prefix := redistest.Prefix(t)
+	policies := []ratelimit.Policy{ratelimit.PerSecond("s", 100), ratelimit.PerMinute("m", 100)}
+	l, err := New(client, policies, Options{Prefix: prefix, Timeout: generous, DeniedCacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	name := prefix + ":{:k}:s,m"
+	if _, err := l.AllowN(ctx, "k", 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := client.Exists(ctx, name).Result(); err != nil || n != 0 {
+		t.Fatalf("a peek (cost 0) wrote the key: %d %v", n, err)
+	}
+	if _, err := l.AllowN(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := client.PTTL(ctx, name).Result()
+	if err != nil || ttl <= time.Minute || ttl > 2*time.Minute {
+		t.Fatalf("PTTL after an admitted request = %v, %v; want within (1m, 2m]", ttl, err)
+	}
+	// Shorten the expiry by hand; the next admitted request restores it.
+	if err := client.PExpire(ctx, name, time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.AllowN(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, err := client.PTTL(ctx, name).Result(); err != nil || ttl <= time.Minute {
+		t.Fatalf("PTTL after the next request = %v, %v; want it refreshed to about 2m", ttl, err)
+	}
+}
+
+// TestTimeoutCutsOffHungRedis: against a server that accepts connections
+// and never answers, Options.Timeout ends the call with an error wrapping
+// ErrStoreUnavailable. The client has no read timeout of its own, so
+// without Options.Timeout the call would never return.
+func TestTimeoutCutsOffHungRedis(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); conns.Wait() })
+	conns.Add(1)
+	go func() {
+		defer conns.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() { defer conns.Done(); _, _ = io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	client := redis.NewClient(&redis.Options{
+		Addr: ln.Addr().String(), ContextTimeoutEnabled: true,
+		ReadTimeout: -1, WriteTimeout: -1, MaxRetries: -1, DialerRetries: 1,
+	})
+	t.Cleanup(func() { client.Close() })
+	l, err := New(client, []ratelimit.Policy{ratelimit.PerMinute("m", 10)}, Options{Timeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.AllowN(context.Background(), "k", 1)
+		done <- err
+	}()
+	// A generous bound for a call that, without the Timeout, never ends:
+	// how fast it ends is not measured here.
+	select {
+	case err := <-done:
+		if !errors.Is(err, ratelimit.ErrStoreUnavailable) {
+			t.Fatalf("error %v does not wrap ErrStoreUnavailable", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("AllowN against a hung server did not return: Options.Timeout not applied")
+	}
+}
+
+// TestUsesServerClock: windows follow the Redis server's clock (TIME),
+// aligned to the Unix epoch. The Reset of a fresh hourly window must lie
+// between the window ends seen from two TIME readings taken around the
+// decision; a script that used no clock, or another epoch, fails.
+func TestUsesServerClock(t *testing.T) {
+	client := redistest.Client(t)
+	l, err := New(client, []ratelimit.Policy{ratelimit.PerHour("h", 10)}, Options{Prefix: redistest.Prefix(t), Timeout: generous})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// A boundary passing between the readings makes the check ambiguous;
+	// the next attempt is then an hour from the next one.
+	for attempt := 0; attempt < 2; attempt++ {
+		before, err := client.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := l.AllowN(ctx, fmt.Sprint("k", attempt), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := client.Time(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := before.Truncate(time.Hour).Add(time.Hour)
+		if !after.Before(end) {
+			continue
+		}
+		if d.Reset < end.Sub(after) || d.Reset > end.Sub(before) {
+			t.Fatalf("Reset %v; the server clock puts the window's end %v to %v away", d.Reset, end.Sub(after), end.Sub(before))
+		}
+		return
+	}
+	t.Fatal("an hour boundary passed during both attempts")
+}
