@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/backstop-go/backstop/internal/lograte"
 	"github.com/backstop-go/backstop/problem"
 )
 
@@ -109,9 +110,8 @@ type Middleware struct {
 	policyHeader []string // constant RateLimit-Policy value
 	names        [][]byte // quoted policy names, `"name"`
 
-	retryAt atomic.Int64 // unix nanos before which the Limiter is not called
-	logAt   atomic.Int64 // unix nanos of the last failure log record
-	dropped atomic.Int64 // failure records suppressed since then
+	retryAt atomic.Int64    // unix nanos before which the Limiter is not called
+	failLog lograte.Limiter // failure records: one a second
 
 	counter metric.Int64Counter
 	// Prebuilt option slices: passing a slice with ... allocates nothing,
@@ -367,14 +367,11 @@ func (m *Middleware) fail(ctx context.Context, err error) bool {
 			attribute.String("ratelimit.failure_policy", m.opts.OnError.String())))
 	}
 	if err != errCircuitOpen {
-		last := m.logAt.Load()
-		if now-last >= int64(time.Second) && m.logAt.CompareAndSwap(last, now) {
+		if suppressed, ok := m.failLog.Allow(time.Unix(0, now), time.Second); ok {
 			m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: limiter failed",
 				slog.String("error", err.Error()),
 				slog.String("failure_policy", m.opts.OnError.String()),
-				slog.Int64("suppressed", m.dropped.Swap(0)))
-		} else {
-			m.dropped.Add(1)
+				slog.Int64("suppressed", suppressed))
 		}
 	}
 	return m.opts.OnError == FailLocal
