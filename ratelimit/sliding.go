@@ -24,7 +24,7 @@ type SlidingWindow struct {
 	clock    func() time.Time
 	fake     bool // clock is not time.Now
 	epoch    time.Time
-	table    *table[[]windowState]
+	table    *table[[MaxPolicies]windowState]
 }
 
 // windowState is one policy's counters for one key.
@@ -56,7 +56,7 @@ func NewSlidingWindow(policies []Policy, opts MemoryOptions) (*SlidingWindow, er
 	l.epoch = l.clock()
 	// After two of its longest windows without traffic every counter of a
 	// key is zero, so forgetting it changes nothing.
-	l.table = newTable[[]windowState](opts.Shards, opts.MaxKeys, 2*int64(MaxWindow(policies)))
+	l.table = newTable[[MaxPolicies]windowState](opts.Shards, opts.MaxKeys, 2*int64(MaxWindow(policies)))
 	return l, nil
 }
 
@@ -81,10 +81,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 	} else {
 		now = int64(time.Since(l.epoch)) // monotonic only: cheaper than time.Now
 	}
-	s, e, created := l.table.get(key, now)
-	if created {
-		e.state = make([]windowState, len(l.policies))
-	}
+	s, e, _ := l.table.get(key, now)
 	// Only the admission test and the update happen under the lock; the
 	// figures for the caller are derived from a snapshot afterwards, which
 	// keeps the critical section short when many goroutines share a key.
@@ -100,7 +97,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 		}
 	}
 	if all && n > 0 {
-		for i := range e.state {
+		for i := range l.policies {
 			e.state[i].curr += n
 		}
 	}
