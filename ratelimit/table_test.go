@@ -11,25 +11,36 @@ type testClock struct{ now time.Time }
 
 func (c *testClock) Now() time.Time { return c.now }
 
+// memoryLimiter is what both in-memory limiters offer.
+type memoryLimiter interface {
+	Limiter
+	Len() int
+}
+
+// newMemoryLimiter returns the in-memory limiter of kind "sliding" or
+// "bucket".
+func newMemoryLimiter(t *testing.T, kind string, p []Policy, opts MemoryOptions) memoryLimiter {
+	t.Helper()
+	var l memoryLimiter
+	var err error
+	if kind == "sliding" {
+		l, err = NewSlidingWindow(p, opts)
+	} else {
+		l, err = NewTokenBucket(p, opts)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 func TestMaxKeysEvictsLeastRecentlyUsed(t *testing.T) {
 	for _, kind := range []string{"sliding", "bucket"} {
 		t.Run(kind, func(t *testing.T) {
 			clock := &testClock{now: time.Unix(1e9, 0)}
 			opts := MemoryOptions{MaxKeys: 3, Shards: 1, Clock: clock.Now}
 			p := []Policy{PerHour("h", 1)}
-			var l interface {
-				Limiter
-				Len() int
-			}
-			var err error
-			if kind == "sliding" {
-				l, err = NewSlidingWindow(p, opts)
-			} else {
-				l, err = NewTokenBucket(p, opts)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := newMemoryLimiter(t, kind, p, opts)
 			ctx := context.Background()
 			use := func(k string) bool { d, _ := l.AllowN(ctx, k, 1); return d.Allowed }
 			for _, k := range []string{"a", "b", "c"} {
@@ -56,19 +67,7 @@ func TestIdleKeysAreReclaimed(t *testing.T) {
 			clock := &testClock{now: time.Unix(1e9, 0)}
 			opts := MemoryOptions{Shards: 1, Clock: clock.Now}
 			p := []Policy{PerMinute("m", 5)}
-			var l interface {
-				Limiter
-				Len() int
-			}
-			var err error
-			if kind == "sliding" {
-				l, err = NewSlidingWindow(p, opts)
-			} else {
-				l, err = NewTokenBucket(p, opts)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := newMemoryLimiter(t, kind, p, opts)
 			ctx := context.Background()
 			for i := 0; i < 100; i++ {
 				_, _ = l.AllowN(ctx, fmt.Sprint("k", i), 1)
