@@ -39,8 +39,8 @@ func BenchmarkMiddleware(b *testing.B) {
 
 // BenchmarkSlidingWindowParallelOwnKeys has each goroutine decide for its
 // own 1024 keys, spread over all shards: run it with -cpu 1,2 to see how
-// decisions scale across cores. (One hot key cannot scale: its decisions
-// serialise on its shard's lock.)
+// decisions scale across cores. (Decisions for one hot key serialise on
+// that key's own lock.)
 func BenchmarkSlidingWindowParallelOwnKeys(b *testing.B) {
 	l, _ := ratelimit.NewSlidingWindow([]ratelimit.Policy{{Name: "d", Limit: 1 << 50, Window: time.Hour}}, ratelimit.MemoryOptions{})
 	ctx := context.Background()

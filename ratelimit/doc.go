@@ -13,7 +13,7 @@
 //
 //   - SlidingWindow: the weighted two-window counter (Cloudflare's sliding
 //     window) in memory: smooth, O(1) state per key and policy, no
-//     allocation for a known key, sharded locks.
+//     allocation for a known key, a lock per key found without a shared lock.
 //   - TokenBucket: golang.org/x/time/rate buckets per key, with the same
 //     interface, sharding and eviction; admits bursts up to the quota.
 //   - redisstore.Limiter: the same sliding window in Redis, one round trip

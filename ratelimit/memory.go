@@ -9,13 +9,11 @@ import (
 // use.
 type MemoryOptions struct {
 	// MaxKeys caps the number of keys tracked at once. When a shard is full
-	// it forgets a key that was not used in roughly the last three quarters
-	// of its capacity of accesses, approximately the least recently used
-	// (its counters restart from zero); exactly the least recently used when
-	// MaxKeys/Shards is 3 or less. Keys are only moved to the front of the
-	// shard's recency list once they have aged, so a decision for a busy key
-	// writes nothing another core is reading. Default 100 000, which is
-	// about 20 MB with one policy.
+	// it forgets an approximately least-recently-used key (CLOCK: a key
+	// used since the last eviction sweep passed it survives), whose
+	// counters restart from zero. A decision for a tracked key normally
+	// takes only that key's own lock and writes nothing another key's
+	// decisions read. Default 100 000, which is about 20 MB with one policy.
 	MaxKeys int
 	// Shards is the number of independently locked shards, rounded up to a
 	// power of two. Default 64.

@@ -14,10 +14,10 @@ import (
 //
 // Windows are aligned to the limiter's creation, not the wall clock, so keys
 // do not all reset at the same instant. A decision for a key already tracked
-// takes one shard lock and allocates nothing. Create it with
-// NewSlidingWindow; the zero value is not usable. A SlidingWindow is safe
-// for concurrent use; limits are per process (use ratelimit/redisstore to
-// share them between instances).
+// normally takes only that key's own lock and allocates nothing. Create it
+// with NewSlidingWindow; the zero value is not usable. A SlidingWindow is
+// safe for concurrent use; limits are per process (use ratelimit/redisstore
+// to share them between instances).
 type SlidingWindow struct {
 	policies []Policy
 	windows  []int64 // ns
@@ -81,10 +81,11 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 	} else {
 		now = int64(time.Since(l.epoch)) // monotonic only: cheaper than time.Now
 	}
-	s, e, _ := l.table.get(key, now)
-	// Only the admission test and the update happen under the lock; the
-	// figures for the caller are derived from a snapshot afterwards, which
-	// keeps the critical section short when many goroutines share a key.
+	e, _ := l.table.get(key, now)
+	// Only the admission test and the update happen under the entry's lock;
+	// the figures for the caller are derived from a snapshot afterwards,
+	// which keeps the critical section short when many goroutines share a
+	// key.
 	var snap [MaxPolicies]windowState
 	all := true
 	for i, p := range l.policies {
@@ -101,7 +102,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 			e.state[i].curr += n
 		}
 	}
-	s.mu.Unlock()
+	e.mu.Unlock()
 	d.n = len(l.policies)
 	for i, p := range l.policies {
 		d.results[i] = assessWindow(snap[i], p.Limit, n, now, l.windows[i])

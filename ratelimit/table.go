@@ -2,50 +2,107 @@ package ratelimit
 
 import (
 	"hash/maphash"
+	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
 // table is a sharded map from key to per-key state with an approximately
 // least-recently-used list per shard. No lock covers more than one shard.
 // Idle entries are reclaimed lazily from the cold end of each shard's list,
-// and a full shard evicts the entry at its cold end, so memory is bounded
-// without a background goroutine or a full scan.
+// and a full shard evicts a cold entry, so memory is bounded without a
+// background goroutine or a full scan.
 //
-// Scaling across cores: goroutines deciding for different keys share only
-// the shard's lock word and its map's read-mostly memory. The hot part of
-// each shard has a cache line of its own (shards are padded), and a decision
-// for a key near the front of its list writes nothing but its own entry: an
-// entry is moved to the front only once it has aged past a quarter of the
-// shard's capacity in accesses. Relinking on every access would write the
-// neighbouring entries (other keys, often used from other cores) and the
-// list head on every decision. The price is that eviction is approximately
-// LRU: an evicted key was not used in the last 3/4 × capacity − 1 accesses of
-// its shard (exact LRU when a shard holds at most 3 keys).
+// Each entry has a lock of its own guarding its state; the shard's lock
+// guards only its map and list. A decision for a key already tracked
+// normally takes no shard lock and writes only its own entry: it finds the
+// entry in the shard's lock-free slot array, a 4-way set-associative cache
+// of the map with at least two slots per entry until it reaches twice the
+// shard's capacity (a lookup that misses falls back to the map under the
+// shard lock), and locks the entry. So goroutines
+// deciding for one hot key transfer one entry between cores rather than the
+// shard as well, and goroutines deciding for different keys share only
+// read-mostly memory.
+//
+// Recency is tracked CLOCK-style (second chance): an access sets the entry's
+// referenced bit; to evict, the shard moves referenced entries from the cold
+// end to the front, clearing their bits, until it finds one that is not
+// referenced (giving up after one pass, when every entry is in use). An
+// evicted key was not used since the sweep last cleared its bit,
+// approximately the least recently used. Idle entries are reclaimed, up to
+// two per access, whenever an access takes the shard lock; the shard
+// publishes the earliest time its cold end can be idle, and an access at or
+// after it takes the lock, so a shard with only hot keys is still drained.
+//
+// Lock order: a shard's lock before an entry's lock. An entry removed from
+// its shard is marked dead under its own lock; a lookup that locked a dead
+// entry retries under the shard lock.
 type table[S any] struct {
 	seed     maphash.Seed
 	mask     uint64
 	perShard int
-	relink   uint64 // move an entry to the front once it is this many accesses old
-	idle     int64  // an entry unused for this long (ns) holds no state
+	maxSlots int   // the slot array never grows beyond this
+	idle     int64 // an entry unused for this long (ns) holds no state
 	shards   []shard[S]
 }
 
 type entry[S any] struct {
-	key        string
-	lastUse    int64  // clock reading of the last access (ns)
-	linked     uint64 // shard tick when last moved to the front
+	mu      sync.Mutex // guards dead and state; held by get's caller
+	dead    bool       // removed from its shard
+	ref     atomic.Uint32
+	lastUse atomic.Int64 // clock reading of the last access (ns); written under mu
+	state   S
+	key     string
+	// Guarded by the shard's lock.
 	prev, next *entry[S]
-	state      S
 }
 
-// shardHot is the part of a shard every decision writes.
+// slots is a lock-free cache of a shard's map: groups of slotGroup entry
+// pointers (one cache line holds a group), an entry in the group its hash
+// selects. Written only under the shard lock.
+type slots[S any] struct {
+	mask uint64 // group index mask
+	p    []atomic.Pointer[entry[S]]
+}
+
+const slotGroup = 4
+
+func (sl *slots[S]) group(h uint64) []atomic.Pointer[entry[S]] {
+	i := ((h >> 32) & sl.mask) * slotGroup
+	return sl.p[i : i+slotGroup : i+slotGroup]
+}
+
+// put caches e in its group: in a free slot, else in place of the entry
+// its hash picks.
+func (sl *slots[S]) put(h uint64, e *entry[S]) {
+	g := sl.group(h)
+	free := -1
+	for i := range g {
+		switch g[i].Load() {
+		case e:
+			return
+		case nil:
+			if free < 0 {
+				free = i
+			}
+		}
+	}
+	if free < 0 {
+		free = int(h>>62) % slotGroup
+	}
+	g[free].Store(e)
+}
+
+// shardHot is the part of a shard lookups read; the shard lock and list are
+// written only to insert, evict, reclaim or resize.
 type shardHot[S any] struct {
 	mu         sync.Mutex
-	tick       uint64 // accesses so far
+	idleAt     atomic.Int64 // no entry is idle before this clock reading
+	slots      atomic.Pointer[slots[S]]
 	m          map[string]*entry[S]
-	head, tail *entry[S] // most and least recently moved to the front
+	head, tail *entry[S] // front (most recently referenced) and cold end
 }
 
 // shard pads shardHot to two cache lines (the adjacent-line prefetcher
@@ -54,6 +111,8 @@ type shard[S any] struct {
 	shardHot[S]
 	_ [128 - unsafe.Sizeof(shardHot[struct{}]{})%128]byte
 }
+
+const minSlots = 8
 
 func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 	n := 1
@@ -64,57 +123,140 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 	if per < 1 {
 		per = 1
 	}
+	maxSlots := minSlots
+	for maxSlots < 2*per {
+		maxSlots <<= 1
+	}
 	t := &table[S]{
 		seed: maphash.MakeSeed(), mask: uint64(n - 1), perShard: per, idle: idle,
-		relink: uint64(per / 4), shards: make([]shard[S], n),
+		maxSlots: maxSlots, shards: make([]shard[S], n),
 	}
 	for i := range t.shards {
-		t.shards[i].m = make(map[string]*entry[S])
+		s := &t.shards[i]
+		s.m = make(map[string]*entry[S])
+		s.slots.Store(&slots[S]{mask: minSlots/slotGroup - 1, p: make([]atomic.Pointer[entry[S]], minSlots)})
+		s.idleAt.Store(math.MaxInt64)
 	}
 	return t
 }
 
-// get returns key's entry with its shard locked; the caller must unlock
-// s.mu. created reports a new entry, whose state the caller initialises.
-func (t *table[S]) get(key string, now int64) (s *shard[S], e *entry[S], created bool) {
-	s = &t.shards[maphash.String(t.seed, key)&t.mask]
+// get returns key's entry locked; the caller must unlock e.mu. created
+// reports a new entry, whose state the caller initialises.
+func (t *table[S]) get(key string, now int64) (e *entry[S], created bool) {
+	h := maphash.String(t.seed, key)
+	s := &t.shards[h&t.mask]
+	if now < s.idleAt.Load() {
+		g := s.slots.Load().group(h)
+		for i := range g {
+			if e = g[i].Load(); e != nil && e.key == key {
+				e.mu.Lock()
+				if !e.dead {
+					e.touch(now)
+					return e, false
+				}
+				e.mu.Unlock()
+				break
+			}
+		}
+	}
+	return t.getLocked(s, h, key, now)
+}
+
+func (e *entry[S]) touch(now int64) {
+	e.lastUse.Store(now)
+	if e.ref.Load() == 0 {
+		e.ref.Store(1)
+	}
+}
+
+// getLocked is get under the shard lock: it reclaims idle entries, finds or
+// inserts key's entry and caches it in the slot array.
+func (t *table[S]) getLocked(s *shard[S], h uint64, key string, now int64) (e *entry[S], created bool) {
 	s.mu.Lock()
-	s.tick++
+	defer s.mu.Unlock()
 	// Reclaim at most two idle entries per access: amortised O(1), and
 	// enough to drain a shard faster than one access can add to it. The
 	// list is only approximately ordered by last use, so a cold entry that
-	// is not idle stops the sweep until an access moves it to the front.
+	// is not idle stops the sweep until it is moved to the front.
 	for i := 0; i < 2; i++ {
 		old := s.tail
-		if old == nil || now-old.lastUse < t.idle {
+		if old == nil || now-old.lastUse.Load() < t.idle || !s.kill(old, now, t.idle) {
 			break
 		}
-		s.remove(old)
+		s.remove(old, t)
 	}
 	e = s.m[key]
-	if e == nil {
+	if e != nil {
+		e.mu.Lock() // never dead: dead entries are not in the map
+		e.touch(now)
+	} else {
 		if len(s.m) >= t.perShard {
-			s.remove(s.tail)
+			s.evict(t)
 		}
 		e = &entry[S]{key: strings.Clone(key)}
+		e.lastUse.Store(now)
+		e.mu.Lock()
 		s.m[e.key] = e
+		s.pushFront(e)
 		created = true
-	} else {
-		if s.tick-e.linked > t.relink && s.head != e {
-			s.unlink(e)
-			s.pushFront(e)
-		}
-		e.lastUse = now
-		return s, e, false
+		s.grow(t)
 	}
-	e.lastUse = now
-	s.pushFront(e)
-	return s, e, created
+	s.slots.Load().put(h, e)
+	idleAt := int64(math.MaxInt64)
+	if s.tail != nil {
+		if u := s.tail.lastUse.Load(); u <= math.MaxInt64-t.idle {
+			idleAt = u + t.idle
+		}
+	}
+	if s.idleAt.Load() != idleAt {
+		s.idleAt.Store(idleAt)
+	}
+	return e, created
 }
 
-// pushFront links an unlinked e at the head and stamps it.
+// kill marks e dead if it is still idle at now, and reports whether it did.
+// e's lock is not held by the caller.
+func (s *shard[S]) kill(e *entry[S], now, idle int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if idle >= 0 && now-e.lastUse.Load() < idle {
+		return false
+	}
+	e.dead = true
+	return true
+}
+
+// evict removes one entry from a full shard: the first unreferenced one
+// from the cold end, moving referenced ones to the front and clearing their
+// bits on the way (at most one pass).
+func (s *shard[S]) evict(t *table[S]) {
+	for i := len(s.m); i > 0 && s.tail.ref.Load() != 0; i-- {
+		v := s.tail
+		v.ref.Store(0)
+		s.unlink(v)
+		s.pushFront(v)
+	}
+	v := s.tail
+	s.kill(v, 0, -1)
+	s.remove(v, t)
+}
+
+// grow doubles the slot array while it has fewer than two slots per entry.
+func (s *shard[S]) grow(t *table[S]) {
+	sl := s.slots.Load()
+	if len(sl.p) >= 2*len(s.m) || len(sl.p) >= t.maxSlots {
+		return
+	}
+	n := 2 * len(sl.p)
+	ns := &slots[S]{mask: uint64(n/slotGroup - 1), p: make([]atomic.Pointer[entry[S]], n)}
+	for k, e := range s.m {
+		ns.put(maphash.String(t.seed, k), e)
+	}
+	s.slots.Store(ns)
+}
+
+// pushFront links an unlinked e at the head.
 func (s *shard[S]) pushFront(e *entry[S]) {
-	e.linked = s.tick
 	e.prev, e.next = nil, s.head
 	if s.head != nil {
 		s.head.prev = e
@@ -138,9 +280,14 @@ func (s *shard[S]) unlink(e *entry[S]) {
 	e.prev, e.next = nil, nil
 }
 
-func (s *shard[S]) remove(e *entry[S]) {
+// remove unlinks a dead e and forgets it.
+func (s *shard[S]) remove(e *entry[S], t *table[S]) {
 	s.unlink(e)
 	delete(s.m, e.key)
+	g := s.slots.Load().group(maphash.String(t.seed, e.key))
+	for i := range g {
+		g[i].CompareAndSwap(e, nil)
+	}
 }
 
 func (t *table[S]) len() int {

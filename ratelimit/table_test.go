@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
+	"sync"
 	"testing"
 	"time"
 )
@@ -93,5 +95,61 @@ func TestKnownKeyDecisionDoesNotAllocate(t *testing.T) {
 		if a := testing.AllocsPerRun(100, func() { _, _ = lim.AllowN(ctx, "k", 1) }); a != 0 {
 			t.Errorf("%s: %v allocs per decision", name, a)
 		}
+	}
+}
+
+// A lookup can load an entry from the lock-free slot array just before the
+// entry is evicted; it must then notice that the entry is dead and not
+// count the decision into it.
+func TestDeadEntryInSlotIsNotUsed(t *testing.T) {
+	tb := newTable[int64](1, 1, 1<<62)
+	s := &tb.shards[0]
+	a, _ := tb.get("a", 1)
+	a.state = 7
+	a.mu.Unlock()
+	b, _ := tb.get("b", 2) // capacity 1: evicts a
+	b.mu.Unlock()
+	if !a.dead {
+		t.Fatal("evicted entry not marked dead")
+	}
+	// Simulate the race: the slot still holds the evicted entry.
+	s.slots.Load().put(maphash.String(tb.seed, "a"), a)
+	e, created := tb.get("a", 3)
+	defer e.mu.Unlock()
+	if e == a || !created || e.state != 0 {
+		t.Fatalf("got the dead entry back (created %v, state %d)", created, e.state)
+	}
+}
+
+// Decisions for few hot keys race with insertions that evict and reclaim
+// entries of the same shard; under -race this checks the locking, and the
+// cap must hold throughout.
+func TestConcurrentChurnKeepsCap(t *testing.T) {
+	for _, kind := range []string{"sliding", "bucket"} {
+		t.Run(kind, func(t *testing.T) {
+			l := newMemoryLimiter(t, kind, []Policy{PerSecond("s", 1<<40), PerHour("h", 1<<40)}, MemoryOptions{MaxKeys: 8, Shards: 2})
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			for g := 0; g < 4; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 2000; i++ {
+						key := "hot"
+						if g%2 == 1 {
+							key = fmt.Sprint("k", g, "-", i%50)
+						}
+						if d, err := l.AllowN(ctx, key, 1); err != nil || !d.Allowed {
+							t.Errorf("%s: %v %v", key, d.Allowed, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			if n := l.Len(); n > 8 {
+				t.Fatalf("Len = %d, above MaxKeys 8", n)
+			}
+		})
 	}
 }

@@ -59,7 +59,7 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 		return d, err
 	}
 	t := l.clock()
-	s, e, created := l.table.get(key, int64(t.Sub(l.epoch)))
+	e, created := l.table.get(key, int64(t.Sub(l.epoch)))
 	if created {
 		e.state = make([]*rate.Limiter, len(l.policies))
 		for i, p := range l.policies {
@@ -94,7 +94,7 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	} else if !all {
 		unconsume(&d, n)
 	}
-	s.mu.Unlock()
+	e.mu.Unlock()
 	d.finish(l.policies)
 	return d, nil
 }
