@@ -16,7 +16,7 @@ type MemoryOptions struct {
 	// decisions read. Default 100 000, which is about 20 MB with one policy.
 	MaxKeys int
 	// Shards is the number of independently locked shards, rounded up to a
-	// power of two. Default 64.
+	// power of two (down, when that would exceed MaxKeys). Default 64.
 	Shards int
 	// Clock returns the current time. Only differences between readings are
 	// used, so the default time.Now is monotonic. Tests inject a fake clock.

@@ -82,6 +82,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 		now = int64(time.Since(l.epoch)) // monotonic only: cheaper than time.Now
 	}
 	e, _ := l.table.get(key, now)
+	now = e.lastUse.Load() // never earlier than a decision already made for this key
 	// Only the admission test and the update happen under the entry's lock;
 	// the figures for the caller are derived from a snapshot afterwards,
 	// which keeps the critical section short when many goroutines share a

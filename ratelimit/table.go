@@ -42,7 +42,6 @@ import (
 type table[S any] struct {
 	seed     maphash.Seed
 	mask     uint64
-	perShard int
 	maxSlots int   // the slot array never grows beyond this
 	idle     int64 // an entry unused for this long (ns) holds no state
 	shards   []shard[S]
@@ -103,6 +102,7 @@ type shardHot[S any] struct {
 	slots      atomic.Pointer[slots[S]]
 	m          map[string]*entry[S]
 	head, tail *entry[S] // front (most recently referenced) and cold end
+	capacity   int       // the most keys m holds
 }
 
 // shard pads shardHot to two cache lines (the adjacent-line prefetcher
@@ -119,20 +119,27 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 	for n < shards {
 		n <<= 1
 	}
-	per := (maxKeys + n - 1) / n
-	if per < 1 {
-		per = 1
+	for n > 1 && n > maxKeys {
+		n >>= 1 // every shard must hold at least one key
 	}
+	// maxKeys is shared out exactly: the first maxKeys%n shards hold one
+	// more than the others, so the table never tracks more than maxKeys.
+	base, extra := max(maxKeys/n, 1), maxKeys%n
+	per := base + min(extra, 1)
 	maxSlots := minSlots
 	for maxSlots < 2*per {
 		maxSlots <<= 1
 	}
 	t := &table[S]{
-		seed: maphash.MakeSeed(), mask: uint64(n - 1), perShard: per, idle: idle,
+		seed: maphash.MakeSeed(), mask: uint64(n - 1), idle: idle,
 		maxSlots: maxSlots, shards: make([]shard[S], n),
 	}
 	for i := range t.shards {
 		s := &t.shards[i]
+		s.capacity = base
+		if i < extra {
+			s.capacity++
+		}
 		s.m = make(map[string]*entry[S])
 		s.slots.Store(&slots[S]{mask: minSlots/slotGroup - 1, p: make([]atomic.Pointer[entry[S]], minSlots)})
 		s.idleAt.Store(math.MaxInt64)
@@ -141,7 +148,12 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 }
 
 // get returns key's entry locked; the caller must unlock e.mu. created
-// reports a new entry, whose state the caller initialises.
+// reports a new entry, whose state the caller initialises. The caller must
+// decide at e.lastUse, not at now: they differ when another goroutine that
+// read the clock later took the lock first, and deciding at the earlier
+// reading would move the entry's state back in time (a sliding window
+// would take the newer window for an old one and reset it; a token bucket
+// would refill the same interval twice).
 func (t *table[S]) get(key string, now int64) (e *entry[S], created bool) {
 	h := maphash.String(t.seed, key)
 	s := &t.shards[h&t.mask]
@@ -162,8 +174,13 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], created bool) {
 	return t.getLocked(s, h, key, now)
 }
 
+// touch records an access at now. lastUse never goes back: a goroutine
+// that read the clock before another but took the entry's lock after it
+// must not undo the later reading (callers decide at lastUse, see get).
 func (e *entry[S]) touch(now int64) {
-	e.lastUse.Store(now)
+	if now > e.lastUse.Load() {
+		e.lastUse.Store(now)
+	}
 	if e.ref.Load() == 0 {
 		e.ref.Store(1)
 	}
@@ -176,21 +193,35 @@ func (t *table[S]) getLocked(s *shard[S], h uint64, key string, now int64) (e *e
 	defer s.mu.Unlock()
 	// Reclaim at most two idle entries per access: amortised O(1), and
 	// enough to drain a shard faster than one access can add to it. The
-	// list is only approximately ordered by last use, so a cold entry that
-	// is not idle stops the sweep until it is moved to the front.
+	// list is only approximately ordered by last use. When this access came
+	// because idleAt passed and the cold end turns out to be busy (fast-path
+	// hits never reorder the list, and idleAt followed it), the busy entry
+	// is moved to the front, so the idle ones behind it come up in turn
+	// rather than waiting for the shard to fill; otherwise a cold entry that
+	// is not idle ends the sweep.
+	sweep := now >= s.idleAt.Load()
 	for i := 0; i < 2; i++ {
 		old := s.tail
-		if old == nil || now-old.lastUse.Load() < t.idle || !s.kill(old, now, t.idle) {
+		if old == nil {
 			break
 		}
-		s.remove(old, t)
+		if now-old.lastUse.Load() >= t.idle && s.kill(old, now, t.idle) {
+			s.remove(old, t)
+			continue
+		}
+		if !sweep || old == s.head {
+			break
+		}
+		old.ref.Store(0)
+		s.unlink(old)
+		s.pushFront(old)
 	}
 	e = s.m[key]
 	if e != nil {
 		e.mu.Lock() // never dead: dead entries are not in the map
 		e.touch(now)
 	} else {
-		if len(s.m) >= t.perShard {
+		if len(s.m) >= s.capacity {
 			s.evict(t)
 		}
 		e = &entry[S]{key: strings.Clone(key)}

@@ -59,7 +59,11 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 		return d, err
 	}
 	t := l.clock()
-	e, created := l.table.get(key, int64(t.Sub(l.epoch)))
+	now := int64(t.Sub(l.epoch))
+	e, created := l.table.get(key, now)
+	if last := e.lastUse.Load(); last > now {
+		t = l.epoch.Add(time.Duration(last)) // never earlier than a decision already made for this key
+	}
 	if created {
 		e.state = make([]*rate.Limiter, len(l.policies))
 		for i, p := range l.policies {
