@@ -77,6 +77,26 @@ func serve(h http.Handler, q req) *httptest.ResponseRecorder {
 	return rec
 }
 
+// postOver sends the default request (req{}) to srv over a real
+// connection and returns the response with its body read (resp.Body is a
+// fresh reader over the same bytes, so problem.Parse still works).
+func postOver(t *testing.T, srv *httptest.Server) (*http.Response, []byte) {
+	t.Helper()
+	hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", nil)
+	hr.Header = req{}.build().Header
+	resp, err := srv.Client().Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, body
+}
+
 // counter is a handler that counts its runs and answers with what status
 // returns, echoing the body.
 type counter struct {
@@ -524,14 +544,7 @@ func TestClientDisconnect(t *testing.T) {
 	if err := <-store.completes; err != nil {
 		t.Fatalf("Complete after the client left: %v", err)
 	}
-	hr2, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", nil)
-	hr2.Header = r.Header
-	resp, err := srv.Client().Do(hr2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := postOver(t, srv)
 	if resp.StatusCode != http.StatusCreated || string(body) != "saved" || resp.Header.Get(idempotency.HeaderReplayed) != "true" || runs.Load() != 1 {
 		t.Fatalf("retry = %d %q, runs %d; want the replay of the finished work", resp.StatusCode, body, runs.Load())
 	}
@@ -618,14 +631,7 @@ func TestHijackNotReplayable(t *testing.T) {
 	})))
 	defer srv.Close()
 	do := func() *http.Response {
-		r := req{}.build()
-		hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", nil)
-		hr.Header = r.Header
-		resp, err := srv.Client().Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { resp.Body.Close() })
+		resp, _ := postOver(t, srv)
 		return resp
 	}
 	if resp := do(); resp.StatusCode != 200 {
@@ -879,15 +885,7 @@ func TestInformationalNotRecorded(t *testing.T) {
 	})))
 	defer srv.Close()
 	for i := range 2 {
-		r := req{}.build()
-		hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", nil)
-		hr.Header = r.Header
-		resp, err := srv.Client().Do(hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, body := postOver(t, srv)
 		if resp.StatusCode != http.StatusCreated || string(body) != "made" || resp.Header.Get("Link") == "" {
 			t.Fatalf("response %d = %d %q %v", i, resp.StatusCode, body, resp.Header)
 		}
