@@ -228,6 +228,7 @@ func BenchmarkRatelimitMiddleware(b *testing.B) {
 		rlServeClients(b, m.Handler(rlOK))
 	})
 	b.Run("httprate-byip-manyclients", func(b *testing.B) {
+		//lint:ignore SA1019 the peer's own per-IP helper, as its users call it
 		rlServeClients(b, httprate.LimitByIP(math.MaxInt32, time.Minute)(rlOK))
 	})
 	b.Run("sethvargo-httplimit", func(b *testing.B) {

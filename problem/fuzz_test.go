@@ -67,7 +67,7 @@ func FuzzWrite(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 			t.Fatalf("invalid JSON %q: %v", rec.Body, err)
 		}
-		want := map[string]any{"type": "about:blank", "title": http.StatusText(422), "status": float64(422)}
+		want := map[string]any{"type": "about:blank", "title": http.StatusText(http.StatusUnprocessableEntity), "status": float64(http.StatusUnprocessableEntity)}
 		if detail != "" {
 			want["detail"] = detail
 		}
@@ -105,7 +105,7 @@ func FuzzWriteXML(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Parse of %q: %v", rec.Body, err)
 		}
-		if back.Status != 422 || back.Title != http.StatusText(422) || back.Type != problem.BlankType {
+		if back.Status != http.StatusUnprocessableEntity || back.Title != http.StatusText(http.StatusUnprocessableEntity) || back.Type != problem.BlankType {
 			t.Fatalf("parsed %+v from %q", back, rec.Body)
 		}
 		xmlText := utf8.ValidString(detail) && !strings.ContainsFunc(detail, func(r rune) bool {

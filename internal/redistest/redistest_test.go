@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -285,7 +284,7 @@ func TestClusterSlotsInThreeRanges(t *testing.T) {
 	if os.Getenv(EnvClusterAddrs) != "" {
 		t.Skip("the layout of an external cluster is its own")
 	}
-	slots, err := Cluster(t).ClusterSlots(t.Context()).Result()
+	slots, err := Cluster(t).ClusterSlots(t.Context()).Result() //lint:ignore SA1019 CLUSTER SLOTS gives the ranges this test checks
 	if err != nil {
 		t.Fatalf("CLUSTER SLOTS: %v", err)
 	}
@@ -316,7 +315,7 @@ func TestClusterLuaWithHashTag(t *testing.T) {
 		return v`)
 	prefix := Prefix(t)
 	// One tag per slot range, so the script runs on every master.
-	ranges, err := cc.ClusterSlots(ctx).Result()
+	ranges, err := cc.ClusterSlots(ctx).Result() //lint:ignore SA1019 CLUSTER SLOTS gives one range per master
 	if err != nil {
 		t.Fatalf("CLUSTER SLOTS: %v", err)
 	}
@@ -488,7 +487,6 @@ type fakeTB struct {
 	failed   bool
 	skipped  bool
 	cleanups []func()
-	ended    atomic.Bool
 }
 
 func (f *fakeTB) Helper() {}

@@ -215,10 +215,10 @@ func TestFieldsOfAgreesWithEncodingJSON(t *testing.T) {
 		F
 		Top      int `json:"both"` // shallower than A.Both and B.Both
 		Ignored  int `json:"-"`
-		Dash     int `json:"-,"`
+		Dash     int `json:"-,"` //lint:ignore SA5008 the "-," name is under test
 		private  int
 		Renamed  int `json:"new_name,omitempty"`
-		BadTag   int `json:"bad\"tag"`
+		BadTag   int `json:"bad\"tag"` //lint:ignore SA5008 a malformed tag is under test
 		Embedded struct {
 			In int `json:"in"`
 		} `json:"embedded"`

@@ -39,7 +39,7 @@ type shapes struct {
 	Space               string           `json:"with space" validate:"required"`
 	Unicode             string           `json:"größe" validate:"required"`
 	Percent             string           `json:"100%" validate:"required"`
-	Quote               string           `json:"q\"uote" validate:"required"` // invalid tag name: Go name is used
+	Quote               string           `json:"q\"uote" validate:"required"` //lint:ignore SA5008 invalid tag name: Go name is used
 	Skipped             Named            `json:"-"`
 	Nested              *Named           `json:"nested" validate:"required"`
 	List                []Named          `json:"list" validate:"dive"`

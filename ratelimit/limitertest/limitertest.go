@@ -251,7 +251,7 @@ func testMultiPolicyOverTime(t *testing.T, h Harness) {
 		t.Fatalf("admitted %d over one minute, want exactly the hourly 5", admitted)
 	}
 	d := allow(t, l, "k", 1)
-	if d.Allowed || d.Result(0).Allowed != true || d.Result(1).Allowed {
+	if d.Allowed || !d.Result(0).Allowed || d.Result(1).Allowed {
 		t.Fatalf("want long to deny and short to admit: %+v", d)
 	}
 	if p := allow(t, l, "k", 0); p.Result(0).Remaining != 2 {
