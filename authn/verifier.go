@@ -209,6 +209,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error)
 		if t != nil && t.Method != nil && v.allowed&algBit(t.Method.Alg()) == 0 {
 			return nil, ErrAlgorithm // not in the allow-list, "none" included
 		}
+		if errors.Is(err, jwt.ErrTokenRequiredClaimMissing) {
+			return nil, missingClaim(&x.c)
+		}
 		return nil, classify(err)
 	}
 	if len(v.types) > 0 && !v.typeAllowed(t.Header["typ"]) {
@@ -287,6 +290,19 @@ func (v *Verifier) lookup(t *jwt.Token) (any, error) {
 		return nil, ErrAlgorithm
 	}
 	return k.key, nil
+}
+
+// missingClaim says which required claim golang-jwt found missing.
+func missingClaim(c *claims) error {
+	switch {
+	case c.ExpiresAt.IsZero() || c.ExpiresAt.Unix() == 0:
+		return ErrClaims
+	case len(c.Audience) == 0:
+		return ErrAudience
+	case c.Issuer == "":
+		return ErrIssuer
+	}
+	return ErrClaims
 }
 
 // classify maps golang-jwt's errors to this package's sentinels.
