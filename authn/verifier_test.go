@@ -216,15 +216,18 @@ func TestNewVerifierRefusesUnsafeConfigs(t *testing.T) {
 	k := testKeys()
 	base := VerifierConfig{Issuer: "i", Audience: []string{"a"}, Algorithms: []string{"HS256", "RS256", "EdDSA", "ES256"}, Keys: staticKeys()}
 	for name, edit := range map[string]func(*VerifierConfig){
-		"no issuer":            func(c *VerifierConfig) { c.Issuer = "" },
-		"no audience":          func(c *VerifierConfig) { c.Audience = nil },
-		"empty audience":       func(c *VerifierConfig) { c.Audience = []string{""} },
-		"no algorithms":        func(c *VerifierConfig) { c.Algorithms = nil },
-		"none":                 func(c *VerifierConfig) { c.Algorithms = []string{"none"} },
-		"unknown alg":          func(c *VerifierConfig) { c.Algorithms = []string{"HS1"} },
-		"no keys":              func(c *VerifierConfig) { c.Keys = nil },
-		"short HMAC key":       func(c *VerifierConfig) { c.Keys = []Key{{Algorithm: "HS256", Key: k.hmac[:31]}} },
-		"HS512 with 48 bytes":  func(c *VerifierConfig) { c.Algorithms = []string{"HS512"}; c.Keys = []Key{{Algorithm: "HS512", Key: k.hmac[:48]}} },
+		"no issuer":      func(c *VerifierConfig) { c.Issuer = "" },
+		"no audience":    func(c *VerifierConfig) { c.Audience = nil },
+		"empty audience": func(c *VerifierConfig) { c.Audience = []string{""} },
+		"no algorithms":  func(c *VerifierConfig) { c.Algorithms = nil },
+		"none":           func(c *VerifierConfig) { c.Algorithms = []string{"none"} },
+		"unknown alg":    func(c *VerifierConfig) { c.Algorithms = []string{"HS1"} },
+		"no keys":        func(c *VerifierConfig) { c.Keys = nil },
+		"short HMAC key": func(c *VerifierConfig) { c.Keys = []Key{{Algorithm: "HS256", Key: k.hmac[:31]}} },
+		"HS512 with 48 bytes": func(c *VerifierConfig) {
+			c.Algorithms = []string{"HS512"}
+			c.Keys = []Key{{Algorithm: "HS512", Key: k.hmac[:48]}}
+		},
 		"key alg not allowed":  func(c *VerifierConfig) { c.Algorithms = []string{"RS256"} },
 		"RSA key for HS256":    func(c *VerifierConfig) { c.Keys = []Key{{Algorithm: "HS256", Key: &k.rsa.PublicKey}} },
 		"HMAC key for RS256":   func(c *VerifierConfig) { c.Keys = []Key{{Algorithm: "RS256", Key: k.hmac}} },
