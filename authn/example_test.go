@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/backstop-go/backstop/authn"
 )
@@ -51,13 +52,13 @@ func Example() {
 	} {
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, req)
-		fmt.Println(rec.Code, rec.Header().Get("WWW-Authenticate") != "", rec.Header().Get("WWW-Authenticate"))
+		fmt.Println(strings.TrimSpace(fmt.Sprint(rec.Code, " ", rec.Header().Get("WWW-Authenticate"))))
 	}
 	// Output:
-	// 401 true Bearer
-	// 401 true Bearer error="invalid_token", error_description="The access token is malformed."
-	// 200 false
-	// 403 true Bearer error="insufficient_scope", scope="orders:write"
+	// 401 Bearer
+	// 401 Bearer error="invalid_token", error_description="The access token is malformed."
+	// 200
+	// 403 Bearer error="insufficient_scope", scope="orders:write"
 }
 
 func withBearer(r *http.Request, token string) *http.Request {
