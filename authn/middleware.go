@@ -41,6 +41,14 @@ type Options struct {
 	// CrossOrigin checks cookie-authenticated requests. Default
 	// http.NewCrossOriginProtection() (trust no other origin).
 	CrossOrigin *http.CrossOriginProtection
+	// CookieSafeMethodsOnly makes the cookie a credential for GET, HEAD and
+	// OPTIONS requests only, the strictest CSRF stance: on any other method
+	// the cookie is not read at all, so a request carrying only the cookie
+	// has no credentials (401) and CrossOrigin is never consulted. Browser
+	// code that writes must then send the token in the Authorization
+	// header. Default false: the cookie is read for every method, guarded by
+	// CrossOrigin.
+	CookieSafeMethodsOnly bool
 
 	// Realm, when set, is sent as realm="..." in every challenge.
 	Realm string
@@ -347,7 +355,7 @@ func (m *Middleware) credentials(r *http.Request) (string, bool, error) {
 	default:
 		return "", false, errMalformedHeader
 	}
-	if m.opts.Cookie == "" {
+	if m.opts.Cookie == "" || (m.opts.CookieSafeMethodsOnly && !safeMethod(r.Method)) {
 		if header == "" {
 			return "", false, errMissingCredential
 		}
@@ -415,4 +423,10 @@ func (m *Middleware) record(ctx context.Context, res result, reason error) {
 			attribute.String("authn.result", resultNames[res]),
 			attribute.String("authn.reason", reason.Error())))
 	}
+}
+
+// safeMethod reports whether method is one a browser may send cross-site
+// without the page's consent having any effect (RFC 9110 §9.2.1).
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
 }

@@ -234,6 +234,24 @@ func TestCookieCredentials(t *testing.T) {
 			t.Errorf("%s: %d, want %d (%s)", name, rec.Code, c.status, rec.Body)
 		}
 	}
+	// With CookieSafeMethodsOnly, the cookie authenticates safe methods only.
+	safe := testMiddleware(t, Options{Cookie: "session", CookieSafeMethodsOnly: true}).Handler(whoami)
+	for name, c := range map[string]struct {
+		method string
+		edit   func(*http.Request)
+		status int
+	}{
+		"cookie, GET":                        {"GET", cookie(good), 200},
+		"cookie, HEAD":                       {"HEAD", cookie(good), 200},
+		"cookie, same-origin POST":           {"POST", func(r *http.Request) { cookie(good)(r); r.Header.Set("Sec-Fetch-Site", "same-origin") }, 401},
+		"cookie, POST without fetch headers": {"POST", cookie(good), 401},
+		"header, POST":                       {"POST", bearer(good), 200},
+		"header and another cookie, POST":    {"POST", both(good, other), 200},
+	} {
+		if rec := serve(safe, c.method, c.edit); rec.Code != c.status {
+			t.Errorf("CookieSafeMethodsOnly, %s: %d, want %d (%s)", name, rec.Code, c.status, rec.Body)
+		}
+	}
 	// Without Options.Cookie, cookies are ignored.
 	if rec := serve(testMiddleware(t, Options{}).Handler(whoami), "GET", cookie(good)); rec.Code != 401 {
 		t.Fatalf("cookie read without Options.Cookie: %d", rec.Code)
