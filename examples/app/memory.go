@@ -46,6 +46,20 @@ func (m *MemoryUsers) ByEmail(_ context.Context, email string) (User, error) {
 	return u, nil
 }
 
+// SetPasswordHash implements [Users].
+func (m *MemoryUsers) SetPasswordHash(_ context.Context, id int64, hash string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, u := range m.byEmail {
+		if u.ID == id {
+			u.PasswordHash = hash
+			m.byEmail[k] = u
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
 // MemoryOrders keeps orders in memory, per owner in creation order. The
 // zero value is not usable; create one with [NewMemoryOrders]. It is safe
 // for concurrent use.

@@ -77,6 +77,12 @@ func (p PostgresUsers) ByEmail(ctx context.Context, email string) (User, error) 
 	return u, err
 }
 
+// SetPasswordHash implements [Users].
+func (p PostgresUsers) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	_, err := p.Pool.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1", id, hash)
+	return err
+}
+
 // PostgresOrders keeps orders in PostgreSQL.
 type PostgresOrders struct{ Pool *pgxpool.Pool }
 

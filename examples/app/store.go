@@ -46,6 +46,9 @@ type Users interface {
 	Create(ctx context.Context, u User) (User, error)
 	// ByEmail finds the user with email, compared case-insensitively.
 	ByEmail(ctx context.Context, email string) (User, error)
+	// SetPasswordHash replaces the password hash of user id, to upgrade it
+	// after a login with the new hashing policy.
+	SetPasswordHash(ctx context.Context, id int64, hash string) error
 }
 
 // Orders stores orders.
