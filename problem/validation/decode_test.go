@@ -366,7 +366,7 @@ func TestDecodePassesContext(t *testing.T) {
 }
 
 // quietWriter writes problems like problem.Write without logging 500s.
-var quietWriter, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietWriter = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func TestTypeDetails(t *testing.T) {
 	t.Parallel()
