@@ -210,6 +210,28 @@ func TestDecode(t *testing.T) {
 		{name: "scalar destination", header: jsonCT, body: `42`, dst: func() any { return new(int) }},
 		{name: "non-pointer destination", header: jsonCT, body: validOrder, dst: func() any { return order{} }, wantStatus: 500},
 		{name: "nil pointer destination", header: jsonCT, body: validOrder, dst: func() any { return (*order)(nil) }, wantStatus: 500},
+		{name: "destination with two fields of one name", header: jsonCT, body: `{"x":1}`, wantStatus: 500,
+			dst: func() any {
+				return new(struct {
+					A int `json:"x"`
+					B int `json:"x"`
+				})
+			}},
+		{name: "encoding/json types", header: jsonCT, body: `{"n":12345678901234567890,"raw":{"a":[1]},"any":{"b":1.5}}`,
+			dst: func() any {
+				return new(struct {
+					N   json.Number     `json:"n"`
+					Raw json.RawMessage `json:"raw"`
+					Any any             `json:"any"`
+				})
+			}},
+		{name: "encoding/json Number refuses a string", header: jsonCT, body: `{"n":"x"}`, wantStatus: 422, wantType: validation.ErrInvalid,
+			dst: func() any {
+				return new(struct {
+					N json.Number `json:"n"`
+				})
+			},
+			want: []validation.Violation{{Pointer: "#/n", Detail: "must be a number", Rule: "type"}}},
 
 		{name: "read error", header: jsonCT, reader: errReader{io.ErrUnexpectedEOF}, wantStatus: 400},
 		{name: "read timeout", header: jsonCT, reader: errReader{timeoutError{}}, wantStatus: 408},

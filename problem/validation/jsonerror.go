@@ -237,6 +237,9 @@ func typeDetail(t reflect.Type, se *json.SemanticError) string {
 			return "is out of range"
 		}
 	}
+	if isNumber(t) {
+		return "must be a number"
+	}
 	switch t.Kind() {
 	case reflect.Bool:
 		return "must be a boolean"

@@ -25,9 +25,10 @@ const DefaultMaxBytes = 1 << 20
 // Options configure a [Validator]. The zero value of each field is its
 // documented default.
 type Options struct {
-	// Validate checks decoded values. Nil means a new *validator.Validate
-	// with WithRequiredStructEnabled and WithTagNameFuncBlankOmit, and
-	// [JSONFieldName] as its tag name function. Pass your own to keep your
+	// Validate checks decoded values. Nil means a *validator.Validate
+	// shared by all such Validators, with WithRequiredStructEnabled and
+	// WithTagNameFuncBlankOmit, and [JSONFieldName] as its tag name
+	// function. Pass your own to keep your
 	// custom validations and aliases: pointers are built from the Go types
 	// and JSON tags, whatever its tag name function. It must not be
 	// reconfigured once in use (validator's own rule).
