@@ -35,8 +35,12 @@ func TestMarshalJSON(t *testing.T) {
 			`{"type":"https://example.com/probs/out-of-credit","title":"You do not have enough credit.","status":403,"detail":"Your balance is 30.","accounts":["/a/1","/a/2"],"balance":30}`},
 		{"instance", &problem.Problem{Type: "/t", Status: 409, Instance: "/orders/1"},
 			`{"type":"/t","status":409,"instance":"/orders/1"}`},
-		{"escaping matches encoding/json", problem.New(400, "a<b> & \"q\" \\ \n\t\x01 \u2028 \xff é"),
-			`{"type":"about:blank","title":"Bad Request","status":400,"detail":` + mustJSON(t, "a<b> & \"q\" \\ \n\t\x01 \u2028 \xff é") + `}`},
+		{"escaping matches encoding/json", problem.New(400, "a<b> & \"q\" \\ \n\t\x01 \u2028 é"),
+			`{"type":"about:blank","title":"Bad Request","status":400,"detail":` + mustJSON(t, "a<b> & \"q\" \\ \n\t\x01 \u2028 é") + `}`},
+		// encoding/json writes U+FFFD escaped up to Go 1.26 and raw from Go
+		// 1.27; both mean the same, and the escaped form is ASCII-safe.
+		{"invalid UTF-8 becomes an escaped U+FFFD", problem.New(400, "a\xffb"),
+			`{"type":"about:blank","title":"Bad Request","status":400,"detail":"a\ufffdb"}`},
 		{"extension names escaped", problem.New(400, "").With(`we"ird`, true),
 			`{"type":"about:blank","title":"Bad Request","status":400,"we\"ird":true}`},
 	}

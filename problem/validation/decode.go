@@ -103,17 +103,24 @@ func newDecodeOptions(allowUnknown, lenientNames bool) json.Options {
 		json.RejectUnknownMembers(!allowUnknown),
 		json.MatchCaseInsensitiveNames(lenientNames),
 		jsontext.AllowDuplicateNames(lenientNames),
-		// encoding/json's Number has no method for this decoder (its twin
-		// in the v1 package has).
+		// encoding/json's Number has no method for this decoder before Go
+		// 1.27 (its twin in the v1 package has). From Go 1.27 the twin is
+		// an alias of encoding/json's Number, whose method a go 1.26
+		// module may not name: reach it through an interface.
 		json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, n *stdjson.Number) error {
 			var num jsonv1.Number
-			if err := num.UnmarshalJSONFrom(dec); err != nil {
+			if err := any(&num).(jsontextUnmarshaler).UnmarshalJSONFrom(dec); err != nil {
 				return err
 			}
 			*n = stdjson.Number(num)
 			return nil
 		})),
 	)
+}
+
+// jsontextUnmarshaler is json.UnmarshalerFrom, spelt out.
+type jsontextUnmarshaler interface {
+	UnmarshalJSONFrom(*jsontext.Decoder) error
 }
 
 func (v *Validator) decodeOptions() json.Options {
