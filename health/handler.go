@@ -323,14 +323,25 @@ func appendQuotedNames(b []byte, names []string) []byte {
 }
 
 // appendLine appends s with control characters replaced by spaces, so an
-// error text cannot start a line of its own.
+// error text cannot start a line of its own, and invalid UTF-8 by U+FFFD.
 func appendLine(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c < 0x20 || c == 0x7f {
-			c = ' '
+		if c < utf8.RuneSelf {
+			if c < 0x20 || c == 0x7f {
+				c = ' '
+			}
+			b = append(b, c)
+			i++
+			continue
 		}
-		b = append(b, c)
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
 	}
 	return b
 }
