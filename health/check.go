@@ -133,11 +133,13 @@ func (c *check) execute(r *run) {
 		ch = c.storeLocked(res)
 	}
 	c.mu.Unlock()
-	r.cancel()
 	if report {
 		c.tel.record(res)
 		c.notify(ch)
 	}
+	// Waiters wake only now, so that a probe's answer comes after the
+	// change it shows was logged and handed to OnChange.
+	r.cancel()
 }
 
 // call runs the function, turning a panic into a *PanicError.
