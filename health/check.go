@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,8 @@ type check struct {
 	startedUp atomic.Pointer[result] // the first passing result seen by the Startup probe
 
 	mu      sync.Mutex
-	running *run   // the outstanding run, at most one
+	running *run        // the outstanding run, at most one
+	expiry  *time.Timer // settles the outstanding run at its deadline; reused
 	status  Status // status of last, for change detection
 	version uint64 // counts status changes
 
@@ -40,18 +42,133 @@ type result struct {
 	err error
 	at  time.Time
 	dur time.Duration
+	// frag is the result's JSON members after "status", formatted once so
+	// that serving a cached result formats no time or number.
+	fragLen uint8
+	frag    [maxFrag]byte
 }
 
-// One execution of a check's function. Its context is cancelled when the
-// function returns, so ctx.Done() is the single thing waiters select on:
-// closed either when the run finished or when its deadline passed.
+// maxFrag bounds the JSON fragment of a result: `,"time":"…"` with a
+// RFC 3339 time of at most 35 bytes, and `,"observedValue":…,
+// "observedUnit":"ms"` with a duration of at most 20 digits.
+const maxFrag = 128
+
+// newResult returns a result with its JSON fragment; observed adds the
+// duration as observedValue.
+func newResult(err error, at time.Time, dur time.Duration, observed bool) *result {
+	res := &result{}
+	res.set(err, at, dur, observed)
+	return res
+}
+
+func (res *result) set(err error, at time.Time, dur time.Duration, observed bool) {
+	res.err, res.at, res.dur = err, at, dur
+	if at.IsZero() {
+		return
+	}
+	b := res.frag[:0]
+	b = append(b, `,"time":"`...)
+	b = at.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	if observed {
+		b = append(b, `,"observedValue":`...)
+		b = strconv.AppendFloat(b, float64(dur.Microseconds())/1000, 'f', -1, 64)
+		b = append(b, `,"observedUnit":"ms"`...)
+	}
+	if len(b) <= maxFrag { // always, short of a year past 9999
+		res.fragLen = uint8(len(b))
+	}
+}
+
+// json returns the result's JSON fragment.
+func (res *result) json() []byte { return res.frag[:res.fragLen] }
+
+// One execution of a check's function, with its result embedded so that a
+// run costs one allocation besides its goroutine and channel.
+//
+// A run is the context the function gets. Deadline and Err need no
+// timer; the first call to Done creates a context.WithDeadline and serves
+// Done, Err and Value from it from then on, so a check that never selects
+// on its context costs no timer, and contexts derived from it attach to
+// that one as they would to any standard context.
 type run struct {
-	ctx      context.Context
-	cancel   context.CancelFunc
+	c        *check
 	start    time.Time
-	res      *result // under check.mu: the run's result once finished
-	finished bool    // under check.mu
-	timedOut bool    // under check.mu: reported as ErrTimeout at least once
+	deadline time.Time
+	// settled is closed when the function returns or the deadline passes,
+	// whichever comes first: the one channel waiters select on, so that
+	// waiting needs no timer of its own.
+	settled chan struct{}
+
+	ctxMu  sync.Mutex
+	inner  context.Context // created by the first Done
+	cancel context.CancelFunc
+	ended  bool // the function returned or Close cancelled the run
+
+	// Under c.mu.
+	res       result // valid once done is set
+	done      bool   // res holds the function's result
+	isSettled bool   // settled is closed
+	timedOut  bool   // reported as ErrTimeout at least once
+	closed    bool   // cancelled by Close: its result is not published
+}
+
+// settleLocked closes r.settled once.
+func (r *run) settleLocked() {
+	if !r.isSettled {
+		r.isSettled = true
+		close(r.settled)
+	}
+}
+
+func (r *run) Deadline() (time.Time, bool) { return r.deadline, true }
+
+func (r *run) Done() <-chan struct{} {
+	r.ctxMu.Lock()
+	defer r.ctxMu.Unlock()
+	if r.inner == nil {
+		r.inner, r.cancel = context.WithDeadline(context.Background(), r.deadline)
+		if r.ended {
+			r.cancel()
+		}
+	}
+	return r.inner.Done()
+}
+
+func (r *run) Err() error {
+	r.ctxMu.Lock()
+	defer r.ctxMu.Unlock()
+	switch {
+	case r.inner != nil:
+		return r.inner.Err()
+	case !time.Now().Before(r.deadline):
+		return context.DeadlineExceeded
+	case r.ended:
+		return context.Canceled
+	}
+	return nil
+}
+
+func (r *run) Value(key any) any {
+	r.ctxMu.Lock()
+	inner := r.inner
+	r.ctxMu.Unlock()
+	if inner == nil {
+		return nil
+	}
+	return inner.Value(key)
+}
+
+// end cancels the run's context, as the cancel of context.WithTimeout
+// does when the function returns.
+func (r *run) end() {
+	r.ctxMu.Lock()
+	r.ended = true
+	cancel := r.cancel
+	r.ctxMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 }
 
 // notRun is the result of a background check before its first run.
@@ -73,7 +190,7 @@ func (c *check) fresh(now time.Time) *result {
 	}
 	if c.interval > 0 {
 		if now.Sub(res.at) > c.staleAfter() {
-			return &result{err: ErrStale, at: res.at, dur: res.dur}
+			return newResult(ErrStale, res.at, res.dur, true)
 		}
 		return res
 	}
@@ -105,41 +222,60 @@ func (c *check) poll(now time.Time) (*result, *run) {
 
 // startLocked starts a run of c's function on its own goroutine.
 func (c *check) startLocked() *run {
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
-	r := &run{ctx: ctx, cancel: cancel, start: time.Now()}
+	now := time.Now()
+	r := &run{c: c, start: now, deadline: now.Add(c.timeout), settled: make(chan struct{})}
 	c.running = r
-	go c.execute(r)
+	if c.expiry == nil {
+		c.expiry = time.AfterFunc(c.timeout, c.expire)
+	} else {
+		c.expiry.Reset(c.timeout)
+	}
+	go r.execute()
 	return r
 }
 
+// expire settles the outstanding run once its deadline has passed. A
+// firing meant for an earlier run finds a later deadline and does nothing.
+func (c *check) expire() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r := c.running; r != nil && !time.Now().Before(r.deadline) {
+		r.settleLocked()
+	}
+}
+
 // execute runs the check's function and publishes its result, unless the
-// run was already reported as timed out.
-func (c *check) execute(r *run) {
-	err := c.call(r.ctx)
+// run was already reported as timed out or was cancelled by Close.
+func (r *run) execute() {
+	c := r.c
+	err := c.call(r)
 	now := time.Now()
-	if errors.Is(r.ctx.Err(), context.DeadlineExceeded) && (err == nil || errors.Is(err, context.DeadlineExceeded)) {
+	if !now.Before(r.deadline) && (err == nil || errors.Is(err, context.DeadlineExceeded)) {
 		err = ErrTimeout // returned after its deadline, or because of it
 	}
-	res := &result{err: err, at: now, dur: now.Sub(r.start)}
 	c.mu.Lock()
-	c.running = nil
-	r.finished = true
-	r.res = res
+	if c.running == r {
+		c.running = nil
+		c.expiry.Stop()
+	}
+	r.res.set(err, now, now.Sub(r.start), true)
+	r.done = true
 	var ch change
-	// Not after it timed out (already reported), nor when Close cancelled
-	// it: the error would be Close's, not the dependency's.
-	report := !r.timedOut && !errors.Is(r.ctx.Err(), context.Canceled)
+	report := !r.timedOut && !r.closed
 	if report {
-		ch = c.storeLocked(res)
+		ch = c.storeLocked(&r.res)
 	}
 	c.mu.Unlock()
 	if report {
-		c.tel.record(res)
+		c.tel.record(&r.res)
 		c.notify(ch)
 	}
 	// Waiters wake only now, so that a probe's answer comes after the
 	// change it shows was logged and handed to OnChange.
-	r.cancel()
+	c.mu.Lock()
+	r.settleLocked()
+	c.mu.Unlock()
+	r.end()
 }
 
 // call runs the function, turning a panic into a *PanicError.
@@ -157,27 +293,27 @@ func (c *check) call(ctx context.Context) (err error) {
 // yields an ErrTimeout result, which is published as c's latest.
 func (c *check) wait(ctx context.Context, r *run) *result {
 	select {
-	case <-r.ctx.Done():
+	case <-r.settled:
 	case <-ctx.Done():
 		select {
-		case <-r.ctx.Done():
+		case <-r.settled:
 		default:
-			return &result{err: ctx.Err(), at: time.Now()}
+			return newResult(ctx.Err(), time.Now(), 0, false)
 		}
 	}
 	return c.collect(r)
 }
 
-// collect returns the result of r, whose context is done.
+// collect returns the result of r, which has finished or reached its
+// deadline.
 func (c *check) collect(r *run) *result {
 	c.mu.Lock()
-	if r.finished {
-		res := r.res
+	if r.done {
 		c.mu.Unlock()
-		return res
+		return &r.res
 	}
 	now := time.Now()
-	res := &result{err: ErrTimeout, at: now, dur: now.Sub(r.start)}
+	res := newResult(ErrTimeout, now, now.Sub(r.start), true)
 	first := !r.timedOut
 	r.timedOut = true
 	ch := c.storeLocked(res)
@@ -189,13 +325,17 @@ func (c *check) collect(r *run) *result {
 	return res
 }
 
-// cancelRun cancels the outstanding run's context, if any.
+// cancelRun cancels the outstanding run's context, if any, and keeps its
+// result from being published.
 func (c *check) cancelRun() {
 	c.mu.Lock()
 	r := c.running
+	if r != nil {
+		r.closed = true
+	}
 	c.mu.Unlock()
 	if r != nil {
-		r.cancel()
+		r.end()
 	}
 }
 
@@ -217,11 +357,11 @@ func (c *check) loop(stop <-chan struct{}) {
 		}
 		c.mu.Unlock()
 		select {
-		case <-r.ctx.Done():
-			c.collect(r)
+		case <-r.settled:
 		case <-stop:
 			return
 		}
+		c.collect(r)
 		timer.Reset(c.interval)
 	}
 }

@@ -121,7 +121,7 @@ func runGoroutines() int {
 	for {
 		n := runtime.Stack(buf, true)
 		if n < len(buf) {
-			return bytes.Count(buf[:n], []byte("health.(*check).execute("))
+			return bytes.Count(buf[:n], []byte("health.(*run).execute("))
 		}
 		buf = make([]byte, 2*len(buf))
 	}
@@ -532,4 +532,80 @@ func TestRegisterPanicsOnProgrammingErrors(t *testing.T) {
 		}
 	}()
 	reg.Register("after", pass, health.CheckOptions{})
+}
+
+// The context a check gets is lazy (no timer until Done is called) but
+// must behave as context.WithTimeout's does.
+func TestCheckContextBehavesLikeWithTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newRegistry(t, health.Options{TTL: -1})
+		var mu sync.Mutex // guards what the checks report
+		var escaped context.Context
+		var errs []error
+		reg.Register("polling", func(ctx context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			escaped = ctx
+			errs = append(errs, ctx.Err(), ctx.Err())
+			if ctx.Value("key") != nil {
+				return errors.New("unexpected value")
+			}
+			mu.Unlock()
+			time.Sleep(time.Second) // past the deadline, without selecting on ctx
+			mu.Lock()
+			errs = append(errs, ctx.Err())
+			return nil
+		}, health.CheckOptions{Timeout: 500 * time.Millisecond, Probes: health.Live})
+		rep := reg.Check(t.Context(), health.Live)
+		if !errors.Is(rep.Checks[0].Err, health.ErrTimeout) {
+			t.Errorf("a check returning nil after its deadline: %v, want ErrTimeout", rep.Checks[0].Err)
+		}
+		time.Sleep(time.Second) // the check returns
+		mu.Lock()
+		defer mu.Unlock()
+		if len(errs) != 3 || errs[0] != nil || errs[1] != nil || errs[2] != context.DeadlineExceeded {
+			t.Errorf("Err before and after the deadline: %v, want nil, nil, DeadlineExceeded", errs)
+		}
+		select {
+		case <-escaped.Done():
+		default:
+			t.Error("Done called after the run ended is not closed")
+		}
+
+		var derivedErr, ownErr error
+		reg.Register("deriving", func(ctx context.Context) error {
+			child, cancel := context.WithCancel(ctx)
+			defer cancel()
+			<-child.Done()
+			mu.Lock()
+			derivedErr, ownErr = child.Err(), ctx.Err()
+			mu.Unlock()
+			return ctx.Err()
+		}, health.CheckOptions{Timeout: 300 * time.Millisecond})
+		start := time.Now()
+		mu.Unlock()
+		reg.Check(t.Context(), health.Ready)
+		synctest.Wait()
+		mu.Lock()
+		if time.Since(start) != 300*time.Millisecond || derivedErr != context.DeadlineExceeded || ownErr != context.DeadlineExceeded {
+			t.Errorf("a derived context ended with %v (own %v) after %v; want DeadlineExceeded at the deadline",
+				derivedErr, ownErr, time.Since(start))
+		}
+
+		var after error
+		reg.Register("quick", func(ctx context.Context) error {
+			mu.Lock()
+			escaped = ctx
+			mu.Unlock()
+			return nil
+		}, health.CheckOptions{Probes: health.Startup})
+		mu.Unlock()
+		reg.Check(t.Context(), health.Startup)
+		synctest.Wait()
+		mu.Lock()
+		after = escaped.Err()
+		if after != context.Canceled {
+			t.Errorf("Err after the check returned: %v, want Canceled, as after WithTimeout's cancel", after)
+		}
+	})
 }

@@ -21,10 +21,12 @@ type pingDriver struct{ err atomic.Pointer[error] }
 
 type pingConn struct{ d *pingDriver }
 
-func (d *pingDriver) Open(string) (driver.Conn, error) { return pingConn{d}, nil }
-func (c pingConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("not supported") }
-func (c pingConn) Close() error                        { return nil }
-func (c pingConn) Begin() (driver.Tx, error)           { return nil, errors.New("not supported") }
+func (d *pingDriver) Open(string) (driver.Conn, error)             { return pingConn{d}, nil }
+func (d *pingDriver) Connect(context.Context) (driver.Conn, error) { return pingConn{d}, nil }
+func (d *pingDriver) Driver() driver.Driver                        { return d }
+func (c pingConn) Prepare(string) (driver.Stmt, error)             { return nil, errors.New("not supported") }
+func (c pingConn) Close() error                                    { return nil }
+func (c pingConn) Begin() (driver.Tx, error)                       { return nil, errors.New("not supported") }
 func (c pingConn) Ping(ctx context.Context) error {
 	if p := c.d.err.Load(); p != nil {
 		return *p
@@ -34,11 +36,7 @@ func (c pingConn) Ping(ctx context.Context) error {
 
 func TestDBPings(t *testing.T) {
 	d := &pingDriver{}
-	sql.Register("health-ping", d)
-	db, err := sql.Open("health-ping", "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := sql.OpenDB(d)
 	defer db.Close()
 	check := health.DB(db)
 	if err := check(t.Context()); err != nil {

@@ -18,7 +18,7 @@ import (
 // idempotent and cannot be undone.
 func (r *Registry) Drain() {
 	now := time.Now()
-	if r.draining.CompareAndSwap(nil, &result{err: ErrDraining, at: now}) {
+	if r.draining.CompareAndSwap(nil, newResult(ErrDraining, now, 0, false)) {
 		r.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "health: draining; readiness fails from now on",
 			slog.Duration("drain_delay", max(r.opts.DrainDelay, 0)))
 	}

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/backstop-go/backstop/problem"
@@ -366,16 +365,7 @@ func (ev *eval) appendJSON(b []byte, status Status, show bool, unknown []string)
 		b = append(b, `":[{"status":"`...)
 		b = append(b, e.status.String()...)
 		b = append(b, '"')
-		if !e.res.at.IsZero() {
-			b = append(b, `,"time":"`...)
-			b = e.res.at.UTC().AppendFormat(b, time.RFC3339Nano)
-			b = append(b, '"')
-			if e.c != nil {
-				b = append(b, `,"observedValue":`...)
-				b = strconv.AppendFloat(b, float64(e.res.dur.Microseconds())/1000, 'f', -1, 64)
-				b = append(b, `,"observedUnit":"ms"`...)
-			}
-		}
+		b = append(b, e.res.json()...)
 		if show && e.res.err != nil {
 			b = append(b, `,"output":`...)
 			b = appendJSONString(b, e.res.err.Error())
