@@ -11,6 +11,7 @@ package bench
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -46,6 +47,7 @@ func healthHandlers(c *healthCounter) (handlers []healthCase, stop func()) {
 	}))
 
 	backstop := func(name string, opts health.Options, co health.CheckOptions) {
+		opts.Logger = slog.New(slog.DiscardHandler)
 		reg := health.New(opts)
 		for i := range healthChecks {
 			reg.Register(healthName(i), c.check, co)
