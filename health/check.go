@@ -30,8 +30,8 @@ type check struct {
 	mu      sync.Mutex
 	running *run        // the outstanding run, at most one
 	expiry  *time.Timer // settles the outstanding run at its deadline; reused
-	status  Status // status of last, for change detection
-	version uint64 // counts status changes
+	status  Status      // status of last, for change detection
+	version uint64      // counts status changes
 
 	notifyMu sync.Mutex
 	notified uint64 // version of the last change handed to OnChange
