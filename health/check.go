@@ -29,7 +29,7 @@ type check struct {
 
 	mu      sync.Mutex
 	running *run        // the outstanding run, at most one
-	expiry  *time.Timer // settles the outstanding run at its deadline; reused
+	expiry  *time.Timer // settles the outstanding run at its deadline; reused, armed by the first waiter
 	status  Status      // status of last, for change detection
 	version uint64      // counts status changes
 
@@ -109,6 +109,7 @@ type run struct {
 	res       result // valid once done is set
 	done      bool   // res holds the function's result
 	isSettled bool   // settled is closed
+	armed     bool   // c.expiry is set for this run's deadline
 	timedOut  bool   // reported as ErrTimeout at least once
 	closed    bool   // cancelled by Close: its result is not published
 }
@@ -215,23 +216,33 @@ func (c *check) poll(now time.Time) (*result, *run) {
 	}
 	r := c.running
 	if r == nil {
-		r = c.startLocked()
+		r = c.startLocked(now)
 	}
 	return nil, r
 }
 
 // startLocked starts a run of c's function on its own goroutine.
-func (c *check) startLocked() *run {
-	now := time.Now()
+func (c *check) startLocked(now time.Time) *run {
 	r := &run{c: c, start: now, deadline: now.Add(c.timeout), settled: make(chan struct{})}
 	c.running = r
-	if c.expiry == nil {
-		c.expiry = time.AfterFunc(c.timeout, c.expire)
-	} else {
-		c.expiry.Reset(c.timeout)
-	}
 	go r.execute()
 	return r
+}
+
+// armLocked makes sure r settles at its deadline. It is called by the
+// first waiter that finds r running, so a run that ends before anyone has
+// to wait for it costs no timer.
+func (c *check) armLocked(r *run) {
+	if r.armed || r.isSettled {
+		return
+	}
+	r.armed = true
+	d := time.Until(r.deadline)
+	if c.expiry == nil {
+		c.expiry = time.AfterFunc(d, c.expire)
+	} else {
+		c.expiry.Reset(d)
+	}
 }
 
 // expire settles the outstanding run once its deadline has passed. A
@@ -256,7 +267,9 @@ func (r *run) execute() {
 	c.mu.Lock()
 	if c.running == r {
 		c.running = nil
-		c.expiry.Stop()
+		if r.armed {
+			c.expiry.Stop()
+		}
 	}
 	r.res.set(err, now, now.Sub(r.start), true)
 	r.done = true
@@ -292,6 +305,14 @@ func (c *check) call(ctx context.Context) (err error) {
 // and returns its result. A run that is still going at its deadline
 // yields an ErrTimeout result, which is published as c's latest.
 func (c *check) wait(ctx context.Context, r *run) *result {
+	select {
+	case <-r.settled:
+		return c.collect(r)
+	default:
+	}
+	c.mu.Lock()
+	c.armLocked(r)
+	c.mu.Unlock()
 	select {
 	case <-r.settled:
 	case <-ctx.Done():
@@ -353,8 +374,9 @@ func (c *check) loop(stop <-chan struct{}) {
 		c.mu.Lock()
 		r := c.running
 		if r == nil {
-			r = c.startLocked()
+			r = c.startLocked(time.Now())
 		}
+		c.armLocked(r)
 		c.mu.Unlock()
 		select {
 		case <-r.settled:

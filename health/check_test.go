@@ -514,6 +514,8 @@ func TestRegisterPanicsOnProgrammingErrors(t *testing.T) {
 		"Check of none":   func() { reg.Check(t.Context(), 0) },
 		"nil DB":          func() { health.DB(nil) },
 		"Shutdown no srv": func() { _ = reg.Shutdown(t.Context(), nil) },
+		"zero Handler":    func() { new(health.Registry).Handler(health.Ready) },
+		"zero Register":   func() { new(health.Registry).Register("x", pass, health.CheckOptions{}) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

@@ -17,6 +17,7 @@ import (
 // call Shutdown (or use Serve) to stop it after the drain delay. Drain is
 // idempotent and cannot be undone.
 func (r *Registry) Drain() {
+	r.mustBeNew("Drain")
 	now := time.Now()
 	if r.draining.CompareAndSwap(nil, newResult(ErrDraining, now, 0, false)) {
 		r.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "health: draining; readiness fails from now on",

@@ -84,6 +84,7 @@ var (
 // GET and HEAD get a 405 problem with Allow: GET, HEAD. Problems are
 // written by Options.ErrorHandler.
 func (r *Registry) Handler(p Probe) http.Handler {
+	r.mustBeNew("Handler")
 	if !p.single() {
 		panic("health: Handler: want exactly one of Live, Ready, Startup; got " + p.String())
 	}

@@ -59,7 +59,9 @@ type Options struct {
 	// first result (From is StatusUnknown then). Calls for one check are
 	// made one at a time, in order; a change superseded before its call
 	// is skipped. It runs on the goroutine that observed the change (a
-	// check's, a probe's or a background loop's) and should return quickly.
+	// check's, a probe's or a background loop's) and should return quickly;
+	// it must not call Registry.Check or serve a probe, which may wait on
+	// the call in progress.
 	OnChange func(Change)
 	// Logger receives one record per status change (the failure reason
 	// included) and the start of a drain. Default slog.Default().
@@ -150,8 +152,9 @@ type Change struct {
 }
 
 // Registry holds named checks and serves them as liveness, readiness and
-// startup probes. Create it with New; the zero value is not usable. It is
-// safe for concurrent use, including Register while probes are served.
+// startup probes. Create it with New; the methods of a zero Registry
+// panic. It is safe for concurrent use, including Register while probes
+// are served.
 //
 // A Registry with background checks (CheckOptions.Interval) runs a
 // goroutine per such check until Close.
@@ -178,6 +181,14 @@ func New(opts Options) *Registry {
 	r := &Registry{opts: opts, names: make(map[string]*check), stop: make(chan struct{})}
 	r.tel = newTelemetry(opts.MeterProvider, r)
 	return r
+}
+
+// mustBeNew panics when r was not made by New: a zero Registry would
+// answer every probe with 200.
+func (r *Registry) mustBeNew(method string) {
+	if r == nil || r.stop == nil {
+		panic("health: " + method + " on a Registry not created by New")
+	}
 }
 
 // probeIndex maps a single Probe to its slot in Registry.probes.
@@ -229,6 +240,7 @@ func validName(name string) bool {
 // A check with a positive opts.Interval starts running in the background
 // now; an on-demand check runs when a probe first needs it.
 func (r *Registry) Register(name string, fn CheckFunc, opts CheckOptions) {
+	r.mustBeNew("Register")
 	if !validName(name) {
 		panic("health: Register: invalid check name " + strconv.Quote(name) + ": want 1 to 128 of [A-Za-z0-9._-]")
 	}
@@ -297,6 +309,7 @@ func (r *Registry) Register(name string, fn CheckFunc, opts CheckOptions) {
 // Close report background checks as stale. Close is idempotent; a Registry
 // without background checks need not be closed.
 func (r *Registry) Close() {
+	r.mustBeNew("Close")
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -325,6 +338,7 @@ func (r *Registry) Close() {
 //
 // The Report is the caller's own.
 func (r *Registry) Check(ctx context.Context, p Probe) Report {
+	r.mustBeNew("Check")
 	if !p.single() {
 		panic("health: Check: want exactly one of Live, Ready, Startup; got " + p.String())
 	}
