@@ -67,6 +67,10 @@
 // and [Middleware.CheckScopes], which return the principal or the problem
 // to answer with.
 //
+// A service that accepts tokens from more than one issuer (its own, and an
+// identity provider's) combines one Verifier per issuer with
+// [NewVerifierSet], which hands each token to the Verifier of its iss claim.
+//
 // A [Principal]'s identity is the pair (Issuer, Subject): key per-caller
 // state by both. Store and read it with [NewContext] and [FromContext].
 //

@@ -94,7 +94,7 @@ const (
 var resultNames = [numResults]string{"authenticated", "anonymous", "missing", "invalid", "forbidden", "unavailable"}
 
 // quietProblems writes the answers without logging them.
-var quietProblems, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 // New returns a Middleware that verifies tokens with v. It panics when v is
 // nil, and fails when Options.Realm or Options.Cookie cannot be sent in a

@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,11 @@ type Verifier struct {
 	types    []string
 	maxBytes int
 	keyfunc  jwt.Keyfunc // v.lookup, bound once: a method value per call would allocate
+	issuer   string
+
+	// byIssuer is set on a Verifier made by NewVerifierSet: it verifies
+	// nothing itself and hands each token to the Verifier of its issuer.
+	byIssuer map[string]*Verifier
 }
 
 // NewVerifier returns a Verifier for cfg. It fails when a required field
@@ -108,6 +114,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		static:   static,
 		jwks:     cfg.JWKS,
 		maxBytes: cfg.MaxTokenBytes,
+		issuer:   cfg.Issuer,
 	}
 	for _, t := range cfg.Types {
 		v.types = append(v.types, strings.ToLower(strings.TrimPrefix(strings.ToLower(t), "application/")))
@@ -124,6 +131,56 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	)
 	v.keyfunc = v.lookup
 	return v, nil
+}
+
+// NewVerifierSet returns a Verifier that accepts the tokens of every one of
+// verifiers: a service that issues its own tokens and also accepts an
+// identity provider's, say. Each token goes to the Verifier whose Issuer
+// equals its iss claim, which then checks everything, signature and iss
+// included, with its own keys and policy; a token of any other issuer is
+// refused with ErrIssuer before any key is looked up, so it can never make
+// a JWKS refresh. Issuers must differ. The set's size cap is the largest of
+// its members'.
+func NewVerifierSet(verifiers ...*Verifier) (*Verifier, error) {
+	if len(verifiers) == 0 {
+		return nil, errors.New("authn: NewVerifierSet needs at least one Verifier")
+	}
+	set := &Verifier{byIssuer: make(map[string]*Verifier, len(verifiers))}
+	for _, one := range verifiers {
+		switch {
+		case one == nil || one.parser == nil:
+			return nil, errors.New("authn: NewVerifierSet: a Verifier not made by NewVerifier")
+		case one.byIssuer != nil:
+			return nil, errors.New("authn: NewVerifierSet: sets do not nest")
+		}
+		if _, dup := set.byIssuer[one.issuer]; dup {
+			return nil, fmt.Errorf("authn: NewVerifierSet: two Verifiers for issuer %q", one.issuer)
+		}
+		set.byIssuer[one.issuer] = one
+		set.maxBytes = max(set.maxBytes, one.maxBytes)
+	}
+	return set, nil
+}
+
+// peekIssuer reads the iss claim of token without verifying anything, only
+// to choose the Verifier that will.
+func peekIssuer(token string) (string, error) {
+	_, rest, ok := strings.Cut(token, ".")
+	payload, _, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return "", ErrTokenMalformed
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return "", ErrTokenMalformed
+	}
+	var c struct {
+		Issuer string `json:"iss"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return "", ErrTokenMalformed
+	}
+	return c.Issuer, nil
 }
 
 func slicesHasEmpty(s []string) bool {
@@ -195,6 +252,17 @@ type verified struct {
 func (v *Verifier) Verify(ctx context.Context, token string) (*Principal, error) {
 	if len(token) > v.maxBytes {
 		return nil, ErrTokenTooLarge
+	}
+	if v.byIssuer != nil {
+		iss, err := peekIssuer(token)
+		if err != nil {
+			return nil, err
+		}
+		one, ok := v.byIssuer[iss]
+		if !ok {
+			return nil, ErrIssuer
+		}
+		return one.Verify(ctx, token)
 	}
 	x := new(verified)
 	t, err := v.parser.ParseWithClaims(token, &x.c, v.keyfunc)

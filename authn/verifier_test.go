@@ -325,3 +325,71 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestVerifierSetChoosesByIssuer(t *testing.T) {
+	clock := clocktest.New()
+	local := testVerifier(t, clock, func(c *VerifierConfig) {
+		c.Keys = []Key{{ID: "ed", Algorithm: "EdDSA", Key: testKeys().ed.Public()}}
+		c.Algorithms = []string{"EdDSA"}
+	})
+	// The other issuer's keys come from its JWKS: a token must never make the
+	// set consult it unless the token names that issuer.
+	fetches := 0
+	set := jwksOf(t, Key{ID: "rs-remote", Algorithm: "RS256", Key: &testKeys().rsa.PublicKey})
+	srv := jwksServer(t, func() []byte { fetches++; return set })
+	j, err := NewJWKS(srv.URL, JWKSOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remote := testVerifier(t, clock, func(c *VerifierConfig) {
+		c.Issuer = "https://idp.example"
+		c.Keys = []Key{{ID: "rs", Algorithm: "RS256", Key: &testKeys().rsa.PublicKey}}
+		c.Algorithms = []string{"RS256", "EdDSA"}
+		c.JWKS = j
+	})
+	both, err := NewVerifierSet(local, remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withIss := func(iss string) jwt.MapClaims {
+		c := goodClaims()
+		c["iss"] = iss
+		return c
+	}
+	if p, err := both.Verify(t.Context(), sign(t, "EdDSA", nil, goodClaims())); err != nil || p.Issuer != testIssuer {
+		t.Fatalf("local token: %+v %v", p, err)
+	}
+	if p, err := both.Verify(t.Context(), sign(t, "RS256", nil, withIss("https://idp.example"))); err != nil || p.Issuer != "https://idp.example" {
+		t.Fatalf("remote token: %+v %v", p, err)
+	}
+	for name, c := range map[string]struct {
+		token string
+		want  error
+	}{
+		// Each issuer's own keys only: a local key cannot sign for the IdP.
+		"local key, remote issuer":   {sign(t, "EdDSA", nil, withIss("https://idp.example")), ErrUnknownKey},
+		"remote key, local issuer":   {sign(t, "RS256", nil, goodClaims()), ErrAlgorithm},
+		"unknown issuer":             {sign(t, "EdDSA", nil, withIss("https://evil.example")), ErrIssuer},
+		"no issuer":                  {sign(t, "EdDSA", nil, withIss("")), ErrIssuer},
+		"payload not base64":         {"a.!!!.c", ErrTokenMalformed},
+		"payload not JSON":           {"a." + base64.RawURLEncoding.EncodeToString([]byte("[1")) + ".c", ErrTokenMalformed},
+		"one segment":                {"abc", ErrTokenMalformed},
+		"oversized for every issuer": {strings.Repeat("a", DefaultMaxTokenBytes+1), ErrTokenTooLarge},
+	} {
+		if _, err := both.Verify(t.Context(), c.token); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	if fetches > 1 {
+		t.Errorf("the JWKS was fetched %d times; only the remote-issuer token with a local kid may fetch it", fetches)
+	}
+	if _, err := NewVerifierSet(local, local); err == nil {
+		t.Error("two Verifiers for one issuer accepted")
+	}
+	if _, err := NewVerifierSet(); err == nil {
+		t.Error("an empty set accepted")
+	}
+	if _, err := NewVerifierSet(both); err == nil {
+		t.Error("a nested set accepted")
+	}
+}
