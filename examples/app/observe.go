@@ -3,6 +3,7 @@ package app
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/backstop-go/backstop/otelx"
@@ -52,6 +53,9 @@ func (a *App) accessLog(next http.Handler, route func(*http.Request) string) htt
 			if rt := route(r); rt != "" {
 				name = rt
 			}
+		}
+		if _, path, found := strings.Cut(name, " "); found {
+			name = path // "GET /v1/orders" → "/v1/orders"
 		}
 		if name == "" {
 			name = "unmatched"
