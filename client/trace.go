@@ -142,13 +142,21 @@ func errorType(err error) string {
 		return "timeout"
 	}
 	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			break
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				err = next
+				continue
+			}
+		case interface{ Unwrap() []error }:
+			// The Transport's own wrapping puts the cause first.
+			if errs := u.Unwrap(); len(errs) > 0 && errs[0] != nil {
+				err = errs[0]
+				continue
+			}
 		}
-		err = u
+		return reflect.TypeOf(err).String()
 	}
-	return reflect.TypeOf(err).String()
 }
 
 // redactURL returns u as a string without credentials, as the semantic
