@@ -21,8 +21,8 @@ func TestRetryAfterForms(t *testing.T) {
 		{value: "9223372037", want: maxDelay, ok: true}, // seconds that overflow a Duration
 		{value: "Sun, 01 Mar 2026 12:00:30 GMT", want: 30 * time.Second, ok: true},
 		{value: "Sunday, 01-Mar-26 12:00:30 GMT", want: 30 * time.Second, ok: true}, // RFC 850
-		{value: "Sun Mar  1 12:00:30 2026", want: 30 * time.Second, ok: true},        // asctime
-		{value: "Sun, 01 Mar 2026 11:00:00 GMT", want: 0, ok: true},                  // in the past
+		{value: "Sun Mar  1 12:00:30 2026", want: 30 * time.Second, ok: true},       // asctime
+		{value: "Sun, 01 Mar 2026 11:00:00 GMT", want: 0, ok: true},                 // in the past
 		{value: "Sun, 01 Mar 2026 12:00:30 GMT", date: "Sun, 01 Mar 2026 12:00:20 GMT", want: 10 * time.Second, ok: true},
 		{value: "Sun, 01 Mar 2026 12:00:30 GMT", date: "garbage", want: 30 * time.Second, ok: true},
 		{value: ""},
