@@ -58,10 +58,10 @@ func spanName(method string) string {
 }
 
 // tracing records one request on its span; every method is a no-op when
-// the span is not recording.
+// the span is not recording, and end also when there is no span.
 type tracing struct {
-	span trace.Span
-	on   bool
+	span trace.Span // nil when no span was started
+	on   bool       // span is recording
 }
 
 func (t tracing) start(req *http.Request) {
@@ -128,7 +128,9 @@ func (t tracing) end(resp *http.Response, err error, resends int) {
 			}
 		}
 	}
-	t.span.End()
+	if t.span != nil {
+		t.span.End()
+	}
 }
 
 // errorType names a failure with low cardinality: "timeout", the context's
