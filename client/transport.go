@@ -303,11 +303,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	out := req
-	if addKey || tr.on {
-		out = req.WithContext(ctx)
-		if addKey {
-			out.Header = withKey(req.Header, newKey())
-		}
+	if tr.on {
+		out = req.WithContext(ctx) // the inner transport's spans are children of ours
+	}
+	if addKey {
+		out = withNewKey(out)
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 
@@ -446,18 +446,6 @@ func (c *config) logRetry(ctx context.Context, req *http.Request, n int, resp *h
 		attrs = append(attrs, slog.Any("error", err))
 	}
 	c.logger.LogAttrs(ctx, slog.LevelDebug, "client: retrying request", attrs...)
-}
-
-// withKey returns a copy of h with the Idempotency-Key set to key. The
-// copy shares the value slices of h, capped so that an append to one of
-// them cannot write into the caller's array.
-func withKey(h http.Header, key string) http.Header {
-	out := make(http.Header, len(h)+1)
-	for k, v := range h {
-		out[k] = v[:len(v):len(v)]
-	}
-	out[HeaderKey] = []string{key}
-	return out
 }
 
 // resend returns the request for the next attempt: a copy of prev (the
