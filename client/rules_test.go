@@ -430,3 +430,17 @@ func TestErrorCarriesProblem(t *testing.T) {
 		t.Fatalf("Error consumed a successful body: %q", b)
 	}
 }
+
+// TestGetBodyFailureEndsRetries checks that a GetBody that fails ends the
+// retries with an error that says why.
+func TestGetBodyFailureEndsRetries(t *testing.T) {
+	srv := newScriptServer(t, step{cut: true})
+	c := &http.Client{Transport: client.New(nil, quick(client.Options{}))}
+	req, _ := http.NewRequest("PUT", srv.URL, strings.NewReader("x"))
+	broken := errors.New("body source gone")
+	req.GetBody = func() (io.ReadCloser, error) { return nil, broken }
+	_, err := c.Do(req)
+	if !errors.Is(err, client.ErrBodyNotReplayable) || !errors.Is(err, broken) || len(srv.requests()) != 1 {
+		t.Fatalf("error %v after %d requests", err, len(srv.requests()))
+	}
+}

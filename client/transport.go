@@ -313,8 +313,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	for n := 0; ; n++ {
 		resp, err := next.RoundTrip(out)
-		if err != nil && resp != nil {
-			resp.Body.Close() // a RoundTripper must not return both
+		if err != nil && resp != nil { // a RoundTripper must not return both
+			if resp.Body != nil {
+				resp.Body.Close()
+			}
 			resp = nil
 		}
 		if resp != nil && c.o.WaitForQuota {
@@ -342,8 +344,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			wait = c.delay(resp, n)
 			if !c.mayWait(ctx, wait) {
 				stop = ErrWaitTooLong
-			} else if c.share >= 0 && !h.withdraw() {
-				stop = ErrBudgetExhausted
 			}
 		}
 		var retry *http.Request
@@ -351,6 +351,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			var gerr error
 			if retry, gerr = resend(out, req); gerr != nil {
 				stop = fmt.Errorf("%w: GetBody: %w", ErrBodyNotReplayable, gerr)
+			} else if c.share >= 0 && !h.withdraw() { // last: a token is spent only on a retry
+				closeBody(retry)
+				stop = ErrBudgetExhausted
 			}
 		}
 		if stop != nil {
