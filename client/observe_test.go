@@ -120,7 +120,7 @@ func TestOneSpanPerRequest(t *testing.T) {
 		}
 		for k, v := range want {
 			if s.attrs[k] != v {
-				t.Errorf("span attribute %s = %v, want %v", k, s.attrs[k].Emit(), v.Emit())
+				t.Errorf("span attribute %s = %v, want %v", k, s.attrs[k].String(), v.String())
 			}
 		}
 		if len(s.events) != 3 {
@@ -138,7 +138,7 @@ func TestOneSpanPerRequest(t *testing.T) {
 			}
 			for k, v := range we {
 				if e.attrs[k] != v {
-					t.Errorf("event %d attribute %s = %v, want %v", i, k, e.attrs[k].Emit(), v.Emit())
+					t.Errorf("event %d attribute %s = %v, want %v", i, k, e.attrs[k].String(), v.String())
 				}
 			}
 			if _, ok := e.attrs["http.request.resend_count"]; i == 0 && ok {
@@ -160,7 +160,7 @@ func TestSpanOfFailedRequest(t *testing.T) {
 		rec := &recorder{}
 		f := &fake{start: time.Now(), always: &answer{err: errRefused}}
 		tr := client.New(f, client.Options{TracerProvider: rec, MaxAttempts: 1})
-		if _, err, _ := get(tr, context.Background(), "http://api.test/"); err == nil {
+		if _, _, err := get(tr, context.Background(), "http://api.test/"); err == nil {
 			t.Fatal("no error")
 		}
 		s := rec.spans[0]

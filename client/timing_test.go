@@ -27,13 +27,12 @@ type answer struct {
 // fake is an in-memory transport that answers from a script (then 200)
 // and records when each attempt arrived and with which host.
 type fake struct {
-	mu      sync.Mutex
-	start   time.Time
-	script  []answer
-	always  *answer // answers every request when set
-	at      []time.Duration
-	hosts   []string
-	answers int
+	mu     sync.Mutex
+	start  time.Time
+	script []answer
+	always *answer // answers every request when set
+	at     []time.Duration
+	hosts  []string
 }
 
 func newFake(script ...answer) *fake { return &fake{start: time.Now(), script: script} }
@@ -68,17 +67,17 @@ func (f *fake) times() []time.Duration {
 var errRefused = errors.New("connection refused")
 
 // get sends a GET for url through tr and returns the status (0 for an
-// error), the error, and how long the call took.
-func get(tr http.RoundTripper, ctx context.Context, url string) (int, error, time.Duration) {
+// error), how long the call took, and the error.
+func get(tr http.RoundTripper, ctx context.Context, url string) (status int, took time.Duration, err error) {
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
 	resp, err := tr.RoundTrip(req)
-	took := time.Since(start)
+	took = time.Since(start)
 	if err != nil {
-		return 0, err, took
+		return 0, took, err
 	}
 	resp.Body.Close()
-	return resp.StatusCode, nil, took
+	return resp.StatusCode, took, nil
 }
 
 func wantTimes(t *testing.T, got []time.Duration, want ...time.Duration) {
@@ -96,7 +95,7 @@ func wantTimes(t *testing.T, got []time.Duration, want ...time.Duration) {
 func TestRetryAfterDelaySeconds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newFake(answer{status: 503, header: map[string]string{"Retry-After": "7"}})
-		status, err, _ := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
+		status, _, err := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
 		if status != 200 || err != nil {
 			t.Fatal(status, err)
 		}
@@ -114,7 +113,7 @@ func TestRetryAfterHTTPDateMeasuredFromServerDate(t *testing.T) {
 			"Date":        serverNow.UTC().Format(http.TimeFormat),
 			"Retry-After": serverNow.Add(12 * time.Second).UTC().Format(http.TimeFormat),
 		}})
-		status, err, _ := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
+		status, _, err := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
 		if status != 200 || err != nil {
 			t.Fatal(status, err)
 		}
@@ -131,7 +130,7 @@ func TestRetryAfterHTTPDateWithoutDate(t *testing.T) {
 			answer{status: 503, header: map[string]string{"Retry-After": now.Add(5 * time.Second).UTC().Format(http.TimeFormat)}},
 			answer{status: 503, header: map[string]string{"Retry-After": now.Add(-time.Hour).UTC().Format(time.RFC850)}},
 		)
-		status, err, _ := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
+		status, _, err := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
 		if status != 200 || err != nil {
 			t.Fatal(status, err)
 		}
@@ -146,7 +145,7 @@ func TestRateLimitResetOfExhaustedPolicy(t *testing.T) {
 		f := newFake(answer{status: 429, header: map[string]string{
 			"RateLimit": `"burst";r=0;t=4, "daily";r=99;t=80000`,
 		}})
-		status, err, _ := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
+		status, _, err := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
 		if status != 200 || err != nil {
 			t.Fatal(status, err)
 		}
@@ -225,7 +224,7 @@ func TestWaitBeyondMaxWaitEndsAtOnce(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				f := newFake(answer{status: 503, header: h})
-				status, err, took := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
+				status, took, err := get(client.New(f, client.Options{}), context.Background(), "http://api.test/")
 				if status != 503 || err != nil || took != 0 || len(f.times()) != 1 {
 					t.Fatalf("status %d, %v after %v and %d attempts; want 503 at once", status, err, took, len(f.times()))
 				}
@@ -245,7 +244,7 @@ func TestWaitPastDeadlineEndsAtOnce(t *testing.T) {
 			answer{status: 503, header: map[string]string{"Retry-After": "3"}},
 			answer{status: 503, header: map[string]string{"Retry-After": "3"}},
 		)
-		status, err, took := get(client.New(f, client.Options{}), ctx, "http://api.test/")
+		status, took, err := get(client.New(f, client.Options{}), ctx, "http://api.test/")
 		if status != 503 || err != nil || took != 3*time.Second {
 			t.Fatalf("status %d, %v after %v; want the second 503 after 3s", status, err, took)
 		}
@@ -259,7 +258,7 @@ func TestFailureWaitTooLongSaysSo(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fake{start: time.Now(), always: &answer{err: errRefused}}
 		tr := client.New(f, client.Options{BaseDelay: time.Hour, MaxDelay: time.Hour, MaxWait: time.Nanosecond})
-		_, err, took := get(tr, context.Background(), "http://api.test/")
+		_, took, err := get(tr, context.Background(), "http://api.test/")
 		if !errors.Is(err, client.ErrWaitTooLong) || !errors.Is(err, errRefused) || took != 0 {
 			t.Fatalf("error %v after %v, want ErrWaitTooLong and the cause at once", err, took)
 		}
@@ -267,7 +266,7 @@ func TestFailureWaitTooLongSaysSo(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		tr = client.New(f, client.Options{BaseDelay: time.Hour, MaxDelay: time.Hour, MaxWait: 2 * time.Hour})
-		_, err, took = get(tr, ctx, "http://api.test/")
+		_, took, err = get(tr, ctx, "http://api.test/")
 		if !errors.Is(err, client.ErrWaitTooLong) || took != 0 {
 			t.Fatalf("error %v after %v, want ErrWaitTooLong at once", err, took)
 		}
@@ -321,7 +320,7 @@ func TestBudgetBoundsRetriesPerHost(t *testing.T) {
 		f.mu.Lock()
 		f.always = &answer{err: errRefused}
 		f.mu.Unlock()
-		if _, err, _ := get(tr, context.Background(), "http://a.test/"); !errors.Is(err, client.ErrBudgetExhausted) {
+		if _, _, err := get(tr, context.Background(), "http://a.test/"); !errors.Is(err, client.ErrBudgetExhausted) {
 			t.Fatalf("error %v, want ErrBudgetExhausted", err)
 		}
 		// Another host is not affected.
@@ -344,23 +343,23 @@ func TestWaitForQuota(t *testing.T) {
 		f := newFake(exhausted, answer{status: 200}, answer{status: 200, header: map[string]string{"RateLimit": `"p";r=5;t=3`}})
 		tr := client.New(f, client.Options{WaitForQuota: true})
 		ctx := context.Background()
-		if _, _, took := get(tr, ctx, "http://a.test/"); took != 0 {
+		if _, took, _ := get(tr, ctx, "http://a.test/"); took != 0 {
 			t.Fatalf("first request took %v", took)
 		}
-		if _, _, took := get(tr, ctx, "http://b.test/"); took != 0 {
+		if _, took, _ := get(tr, ctx, "http://b.test/"); took != 0 {
 			t.Fatalf("another host waited %v", took)
 		}
-		if _, _, took := get(tr, ctx, "http://a.test/"); took != 3*time.Second {
+		if _, took, _ := get(tr, ctx, "http://a.test/"); took != 3*time.Second {
 			t.Fatalf("request after r=0 took %v, want 3s", took)
 		}
-		if _, _, took := get(tr, ctx, "http://a.test/"); took != 0 {
+		if _, took, _ := get(tr, ctx, "http://a.test/"); took != 0 {
 			t.Fatalf("request after r=5 took %v, want no wait", took)
 		}
 
 		f = newFake(exhausted)
 		tr = client.New(f, client.Options{})
 		get(tr, ctx, "http://a.test/")
-		if _, _, took := get(tr, ctx, "http://a.test/"); took != 0 {
+		if _, took, _ := get(tr, ctx, "http://a.test/"); took != 0 {
 			t.Fatalf("waited %v without WaitForQuota", took)
 		}
 
@@ -368,7 +367,7 @@ func TestWaitForQuota(t *testing.T) {
 		f = newFake(answer{status: 200, header: map[string]string{"RateLimit": `"p";r=0;t=3600`}})
 		tr = client.New(f, client.Options{WaitForQuota: true})
 		get(tr, ctx, "http://a.test/")
-		if _, _, took := get(tr, ctx, "http://a.test/"); took != 0 {
+		if _, took, _ := get(tr, ctx, "http://a.test/"); took != 0 {
 			t.Fatalf("waited %v beyond MaxWait", took)
 		}
 	})
