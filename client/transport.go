@@ -55,8 +55,8 @@ type Options struct {
 	WaitForQuota bool
 
 	// TracerProvider provides the tracer of the span each request gets.
-	// Nil means the global provider (otel.GetTracerProvider()), a no-op
-	// until an SDK is installed.
+	// Nil means the global provider (otel.GetTracerProvider()); while no
+	// SDK is installed there, no span is started at all.
 	TracerProvider trace.TracerProvider
 
 	// Logger receives one record at debug level per retry. Nil means
@@ -278,7 +278,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ro.MaxAttempts > 0 {
 		attempts = ro.MaxAttempts
 	}
-	h := c.hosts.get(req.URL.Host, c.reserve)
+	var h *host // per-host state, needed for the budget and WaitForQuota
+	if c.share >= 0 || c.o.WaitForQuota {
+		h = c.hosts.get(req.URL.Host, c.reserve)
+	}
 	if c.share >= 0 {
 		h.deposit(c.share, c.reserve)
 	}
