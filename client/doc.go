@@ -20,7 +20,7 @@
 //
 // A request whose method is in Options.KeyMethods (POST and PATCH by
 // default) and that has no Idempotency-Key header gets one: 128 random bits
-// from crypto/rand, sent as a quoted string
+// (from ChaCha8 generators seeded by crypto/rand), sent as a quoted string
 // (draft-ietf-httpapi-idempotency-key-header-07). The same key goes with
 // every attempt of that request, so a server running package idempotency
 // executes it at most once and answers a retry with the first response. A
@@ -79,8 +79,8 @@
 // Retries to each host (a URL's host[:port]) are limited by a budget
 // ([Budget]): every request deposits 0.1 retry, every retry takes one, up
 // to a reserve of 10. A failing host thus gets at most 10 % more requests
-// than it would without retries, as with gRPC's retry throttling and
-// Envoy's retry budgets, instead of three times as many.
+// (plus a burst of 10) than it would without retries, as with gRPC's retry
+// throttling and Envoy's retry budgets, instead of three times as many.
 //
 // # Errors
 //
@@ -96,8 +96,8 @@
 // # Observability
 //
 // Each request gets one span, of kind internal, named "backstop.client"
-// and the method, through the OpenTelemetry API only (Options.
-// TracerProvider, by default the global one). It carries the semantic
+// and the method, through the OpenTelemetry API only
+// (Options.TracerProvider, by default the global one). It carries the semantic
 // conventions' http.request.method, server.address, server.port, url.full
 // (without credentials), http.response.status_code, error.type, and, when
 // the request was resent, http.request.resend_count. Each attempt is an

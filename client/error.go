@@ -14,22 +14,25 @@ import (
 // response. The error RoundTrip returns then wraps both the last attempt's
 // error and one of these, so errors.Is finds either.
 var (
-	// ErrBodyNotReplayable: the request's body can be read only once (it
-	// has no GetBody), so the request was sent once and not retried.
+	// ErrBodyNotReplayable means that the request's body can be read only
+	// once (it has no GetBody, or GetBody failed), so the request was sent
+	// once and not retried.
 	// http.NewRequest sets GetBody for *bytes.Buffer, *bytes.Reader and
 	// *strings.Reader bodies.
 	ErrBodyNotReplayable = errors.New("client: request body cannot be replayed, so it was not retried")
 
-	// ErrBudgetExhausted: the retry budget of the request's host was spent
-	// (see Options.Budget).
+	// ErrBudgetExhausted means that the retry budget of the request's host
+	// was spent (see Options.Budget).
 	ErrBudgetExhausted = errors.New("client: retry budget of the host is exhausted")
 
-	// ErrWaitTooLong: the wait before the next attempt was longer than
-	// Options.MaxWait, or would have ended after the context's deadline.
+	// ErrWaitTooLong means that the wait before the next attempt was longer
+	// than Options.MaxWait, or would have ended after the context's
+	// deadline.
 	ErrWaitTooLong = errors.New("client: the wait before the next attempt is too long")
 
-	// ErrAttemptsExhausted: the request was tried Options.MaxAttempts times.
-	ErrAttemptsExhausted = errors.New("client: every attempt failed")
+	// ErrAttemptsExhausted means that the request was tried
+	// Options.MaxAttempts times.
+	ErrAttemptsExhausted = errors.New("client: every allowed attempt failed")
 )
 
 // maxErrorBody bounds the body that [Error] keeps when it is not a problem
