@@ -55,12 +55,18 @@ type orders struct {
 func newOrders(t *testing.T, store idempotency.Store, faults map[string]fault) *orders {
 	t.Helper()
 	o := &orders{runs: map[string]int{}, faults: faults}
+	o.handler = o.inject(newIdempotency(t, store).Handler(http.HandlerFunc(o.create)))
+	return o
+}
+
+// newIdempotency returns the middleware under test, with one caller.
+func newIdempotency(t *testing.T, store idempotency.Store) *idempotency.Middleware {
+	t.Helper()
 	m, err := idempotency.New(store, func(*http.Request) (string, error) { return "tenant-1", nil }, idempotency.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.handler = o.inject(m.Handler(http.HandlerFunc(o.create)))
-	return o
+	return m
 }
 
 func (o *orders) create(w http.ResponseWriter, r *http.Request) {
@@ -234,11 +240,7 @@ func TestInFlightRetriedUntilReplay(t *testing.T) {
 		}
 		release := make(chan struct{})
 		var executions atomic.Int64
-		m, err := idempotency.New(store, func(*http.Request) (string, error) { return "tenant-1", nil }, idempotency.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		svc := newIdempotency(t, store).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			executions.Add(1)
 			<-release
 			w.WriteHeader(http.StatusCreated)
