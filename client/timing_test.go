@@ -372,3 +372,36 @@ func TestWaitForQuota(t *testing.T) {
 		}
 	})
 }
+
+// closeCounter is a request body that counts its Close calls.
+type closeCounter struct {
+	*strings.Reader
+	closed int
+}
+
+func (c *closeCounter) Close() error { c.closed++; return nil }
+
+// TestBodyClosedWhenNeverSent checks that a request cancelled during the
+// wait for its host's quota, before any attempt, still has its body
+// closed, as a RoundTripper must.
+func TestBodyClosedWhenNeverSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(answer{status: 200, header: map[string]string{"RateLimit": `"p";r=0;t=10`}})
+		tr := client.New(f, client.Options{WaitForQuota: true})
+		get(tr, context.Background(), "http://a.test/")
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+		go func() {
+			time.Sleep(time.Second)
+			cancel()
+		}()
+		body := &closeCounter{Reader: strings.NewReader("x")}
+		req, _ := http.NewRequestWithContext(ctx, "PUT", "http://a.test/", body)
+		if _, err := tr.RoundTrip(req); !errors.Is(err, context.Canceled) {
+			t.Fatalf("error %v, want context.Canceled", err)
+		}
+		if body.closed != 1 || len(f.times()) != 1 {
+			t.Fatalf("body closed %d times after %d attempts; want once, no attempt", body.closed, len(f.times())-1)
+		}
+	})
+}
