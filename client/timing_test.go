@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -261,6 +262,11 @@ func TestFailureWaitTooLongSaysSo(t *testing.T) {
 		_, took, err := get(tr, context.Background(), "http://api.test/")
 		if !errors.Is(err, client.ErrWaitTooLong) || !errors.Is(err, errRefused) || took != 0 {
 			t.Fatalf("error %v after %v, want ErrWaitTooLong and the cause at once", err, took)
+		}
+
+		tr = client.New(f, client.Options{BaseDelay: math.MaxInt64, MaxDelay: math.MaxInt64})
+		if _, _, err := get(tr, context.Background(), "http://api.test/"); !errors.Is(err, client.ErrWaitTooLong) {
+			t.Fatalf("error %v with the largest delays, want ErrWaitTooLong", err)
 		}
 
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

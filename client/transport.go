@@ -420,7 +420,11 @@ func (c *config) backoff(n int) time.Duration {
 	if ceiling <= 0 {
 		return 0
 	}
-	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+	n := int64(ceiling)
+	if n < math.MaxInt64 {
+		n++ // include the ceiling
+	}
+	return time.Duration(rand.Int64N(n))
 }
 
 // noteQuota remembers whether the host's last RateLimit field said a
