@@ -420,11 +420,11 @@ func (c *config) backoff(n int) time.Duration {
 	if ceiling <= 0 {
 		return 0
 	}
-	n := int64(ceiling)
-	if n < math.MaxInt64 {
-		n++ // include the ceiling
+	upper := int64(ceiling)
+	if upper < math.MaxInt64 {
+		upper++ // include the ceiling
 	}
-	return time.Duration(rand.Int64N(n))
+	return time.Duration(rand.Int64N(upper))
 }
 
 // noteQuota remembers whether the host's last RateLimit field said a
