@@ -187,7 +187,7 @@ func newConfig(o Options) *config {
 		o:          o,
 		keyMethods: append([]string(nil), o.KeyMethods...),
 		share:      -1,
-		reserve:    int64(o.Budget.Reserve) * tokenUnit,
+		reserve:    min(int64(o.Budget.Reserve), math.MaxInt64/tokenUnit/2) * tokenUnit, // no overflow
 		tracer:     o.TracerProvider.Tracer(instrumentationName),
 		logger:     o.Logger,
 		epoch:      time.Now(),
