@@ -411,3 +411,16 @@ func TestBodyClosedWhenNeverSent(t *testing.T) {
 		}
 	})
 }
+
+// TestHugeReserveStillRetries checks that the largest Budget.Reserve is a
+// large budget, not an overflow into none.
+func TestHugeReserveStillRetries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{start: time.Now(), always: &answer{status: 503}}
+		tr := client.New(f, client.Options{Budget: client.Budget{Reserve: math.MaxInt}})
+		get(tr, context.Background(), "http://a.test/")
+		if n := len(f.times()); n != 3 {
+			t.Fatalf("%d attempts, want 3", n)
+		}
+	})
+}
