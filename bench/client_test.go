@@ -85,7 +85,7 @@ func BenchmarkClient(b *testing.B) {
 					defer c.CloseIdleConnections()
 					get, _ := http.NewRequest(http.MethodGet, tg.url, nil)
 					b.ReportAllocs()
-					cpu, n := cpuTime(), 0
+					cpu, n := processCPU(), 0
 					for b.Loop() {
 						n++
 						req := get
@@ -102,7 +102,7 @@ func BenchmarkClient(b *testing.B) {
 							b.Fatal(resp.Status)
 						}
 					}
-					b.ReportMetric(float64(cpuTime()-cpu)/float64(n), "cpu-ns/op")
+					b.ReportMetric(float64(processCPU()-cpu)/float64(n), "cpu-ns/op")
 				})
 			}
 		}

@@ -4,10 +4,9 @@ package bench
 
 import "syscall"
 
-// cpuTime returns the CPU time the process has used, user and system, in
-// nanoseconds: on a machine shared with other work it measures a
-// benchmark's own cost far more steadily than the wall clock does.
-func cpuTime() int64 {
+// processCPU returns the CPU time (user and system) the process has used,
+// in nanoseconds, or 0 when it cannot tell.
+func processCPU() int64 {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
