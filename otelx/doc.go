@@ -1,0 +1,2 @@
+// Package otelx sets up OpenTelemetry.
+package otelx
