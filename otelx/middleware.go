@@ -3,6 +3,7 @@ package otelx
 import (
 	"fmt"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -37,7 +38,10 @@ type Middleware struct {
 	public      func(*http.Request) bool
 	traceHeader string
 	startOpts   []trace.SpanStartOption
-	sets        metricSets
+	// noopTracer: the tracer is a no-op one; globalTracer: it comes from
+	// the global provider, which is a no-op while no SDK is installed.
+	noopTracer, globalTracer bool
+	sets                     metricSets
 }
 
 // NewMiddleware returns a Middleware that reads the providers and the
@@ -49,7 +53,8 @@ func NewMiddleware(opts ...MiddlewareOption) *Middleware {
 	for _, o := range opts {
 		o.applyMiddleware(&c)
 	}
-	if c.tracerProvider == nil {
+	global := c.tracerProvider == nil
+	if global {
 		c.tracerProvider = otel.GetTracerProvider()
 	}
 	if c.meterProvider == nil {
@@ -66,6 +71,9 @@ func NewMiddleware(opts ...MiddlewareOption) *Middleware {
 		public:      c.public,
 		traceHeader: c.traceHeader,
 		startOpts:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)},
+		noopTracer:  isNoopTracerProvider(c.tracerProvider),
+		globalTracer: global && unsetGlobalTracerProvider != nil &&
+			reflect.TypeOf(c.tracerProvider) == unsetGlobalTracerProvider,
 	}
 	meter := c.meterProvider.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL))
 	// The instruments, their units, descriptions and buckets are
@@ -79,6 +87,13 @@ func NewMiddleware(opts ...MiddlewareOption) *Middleware {
 	handleErr(err)
 	m.duration, m.reqSize, m.respSize = d.Inst(), rq.Inst(), rs.Inst()
 	return m
+}
+
+// tracerIsNoop reports whether m's tracer records nothing and makes no
+// span context: a no-op provider was given, or the global provider is used
+// and no SDK has been installed yet.
+func (m *Middleware) tracerIsNoop() bool {
+	return m.noopTracer || m.globalTracer && reflect.TypeOf(otel.GetTracerProvider()) == unsetGlobalTracerProvider
 }
 
 func handleErr(err error) {
@@ -157,7 +172,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	in := r.Context()
-	ctx := m.propagators.Extract(in, propagation.HeaderCarrier(r.Header))
+	ctx := m.propagators.Extract(in, headerCarrier(r.Header))
 	opts := m.startOpts
 	if m.public != nil && ctx != in && m.public(r) {
 		// Start from the server's own context: the caller's span context
@@ -170,6 +185,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			ctx = baggage.ContextWithoutBaggage(ctx)
 		}
 	}
+	measuring := m.duration.Enabled(ctx) || m.reqSize.Enabled(ctx) || m.respSize.Enabled(ctx)
+	if !measuring && m.tracerIsNoop() {
+		// No SDK: a no-op span would carry the caller's span context,
+		// which ctx already holds, and record nothing.
+		if sc := trace.SpanContextFromContext(ctx); m.traceHeader != "" && sc.IsValid() {
+			w.Header()[m.traceHeader] = []string{sc.TraceID().String()}
+		}
+		if ctx != in {
+			r = r.WithContext(ctx)
+		}
+		h.next.ServeHTTP(w, r)
+		return
+	}
+
 	pattern := r.Pattern
 	parent := ctx
 	ctx, span := m.tracer.Start(ctx, spanName(r.Method, routeOfPattern(pattern), pattern), opts...)
@@ -179,7 +208,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	recording := span.IsRecording()
-	measuring := m.duration.Enabled(ctx) || m.reqSize.Enabled(ctx) || m.respSize.Enabled(ctx)
 	if !recording && !measuring {
 		// Nothing to observe: hand the context on and step aside. A span
 		// that neither records nor changes the span context (the no-op
