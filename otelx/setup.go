@@ -15,7 +15,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -152,7 +151,7 @@ func Setup(ctx context.Context, opts ...SetupOption) (*Telemetry, error) {
 			otel.SetMeterProvider(t.mp)
 		}
 		if t.lp != nil {
-			global.SetLoggerProvider(t.lp)
+			otel.SetLoggerProvider(t.lp)
 		}
 	}
 	return t, nil

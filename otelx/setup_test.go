@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	otellog "go.opentelemetry.io/otel/log"
-	"go.opentelemetry.io/otel/log/global"
 	lognoop "go.opentelemetry.io/otel/log/noop"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
@@ -43,7 +42,7 @@ func restoreGlobals(t *testing.T) {
 	t.Cleanup(func() {
 		otel.SetTracerProvider(tracenoop.NewTracerProvider())
 		otel.SetMeterProvider(metricnoop.NewMeterProvider())
-		global.SetLoggerProvider(lognoop.NewLoggerProvider())
+		otel.SetLoggerProvider(lognoop.NewLoggerProvider())
 		otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator())
 	})
 }
@@ -189,7 +188,7 @@ func TestSetupInstallsGlobals(t *testing.T) {
 	if otel.GetMeterProvider() != tel.MeterProvider() {
 		t.Error("global meter provider is not Setup's")
 	}
-	if global.GetLoggerProvider() != tel.LoggerProvider() {
+	if otel.GetLoggerProvider() != tel.LoggerProvider() {
 		t.Error("global logger provider is not Setup's")
 	}
 }
