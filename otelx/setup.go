@@ -102,15 +102,21 @@ func Setup(ctx context.Context, opts ...SetupOption) (*Telemetry, error) {
 	}
 	t.prop = autoprop.NewTextMapPropagator()
 
-	spanExp, err := spanExporter(ctx, c)
+	spanExp, err := configured(ctx, c.spanExporter, "TRACES",
+		func(ctx context.Context) (sdktrace.SpanExporter, error) { return autoexport.NewSpanExporter(ctx) },
+		autoexport.IsNoneSpanExporter)
 	if err != nil {
 		return nil, fmt.Errorf("otelx: traces: %w", err)
 	}
-	reader, err := metricReader(ctx, c)
+	reader, err := configured(ctx, c.metricReader, "METRICS",
+		func(ctx context.Context) (sdkmetric.Reader, error) { return autoexport.NewMetricReader(ctx) },
+		autoexport.IsNoneMetricReader)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("otelx: metrics: %w", err), shutdownAll(ctx, spanExp))
 	}
-	logExp, err := logExporter(ctx, c)
+	logExp, err := configured(ctx, c.logExporter, "LOGS",
+		func(ctx context.Context) (sdklog.Exporter, error) { return autoexport.NewLogExporter(ctx) },
+		autoexport.IsNoneLogExporter)
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("otelx: logs: %w", err), shutdownAll(ctx, spanExp, reader))
 	}
@@ -174,44 +180,21 @@ func envExports(signal string) bool {
 		os.Getenv("OTEL_EXPORTER_OTLP_"+signal+"_ENDPOINT") != ""
 }
 
-func spanExporter(ctx context.Context, c setupConfig) (sdktrace.SpanExporter, error) {
-	if c.spanExporter != nil {
-		return c.spanExporter, nil
+// configured returns given when an option supplied it, else what the
+// environment configures for signal, or the zero T (nil) when it
+// configures nothing or "none".
+func configured[T comparable](ctx context.Context, given T, signal string,
+	create func(context.Context) (T, error), none func(T) bool) (T, error) {
+	var zero T
+	if given != zero {
+		return given, nil
 	}
-	if !envExports("TRACES") {
-		return nil, nil
+	if !envExports(signal) {
+		return zero, nil
 	}
-	e, err := autoexport.NewSpanExporter(ctx)
-	if err != nil || autoexport.IsNoneSpanExporter(e) {
-		return nil, err
-	}
-	return e, nil
-}
-
-func metricReader(ctx context.Context, c setupConfig) (sdkmetric.Reader, error) {
-	if c.metricReader != nil {
-		return c.metricReader, nil
-	}
-	if !envExports("METRICS") {
-		return nil, nil
-	}
-	r, err := autoexport.NewMetricReader(ctx)
-	if err != nil || autoexport.IsNoneMetricReader(r) {
-		return nil, err
-	}
-	return r, nil
-}
-
-func logExporter(ctx context.Context, c setupConfig) (sdklog.Exporter, error) {
-	if c.logExporter != nil {
-		return c.logExporter, nil
-	}
-	if !envExports("LOGS") {
-		return nil, nil
-	}
-	e, err := autoexport.NewLogExporter(ctx)
-	if err != nil || autoexport.IsNoneLogExporter(e) {
-		return nil, err
+	e, err := create(ctx)
+	if err != nil || none(e) {
+		return zero, err
 	}
 	return e, nil
 }
