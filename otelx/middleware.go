@@ -229,24 +229,30 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.body.ReadCloser = r.Body
 		r2.Body = &x.body
 	}
+	returned := false
 	defer func() {
 		// net/http removes the temporary files of a multipart form it
 		// finds on the request it passed in; the handler parsed the copy.
 		if r2.MultipartForm != nil {
 			r.MultipartForm = r2.MultipartForm
 		}
+		if !returned && recording {
+			// The handler panicked: no status was decided unless one was
+			// written. As in otelhttp, no metric is recorded.
+			status := 0
+			if x.w.wroteHeader {
+				status = x.w.status
+			}
+			m.endSpan(span, r, m.routeOf(r2), r2.Pattern, status, x)
+			span.SetStatus(codes.Error, "handler panicked")
+		}
+		span.End()
 	}()
-	defer span.End()
 	h.next.ServeHTTP(&x.w, r2)
+	returned = true
 
-	route := ""
-	if m.route != nil {
-		route = m.route(r2)
-	}
+	route := m.routeOf(r2)
 	pattern = r2.Pattern
-	if route == "" {
-		route = routeOfPattern(pattern)
-	}
 	status := x.w.status
 	if recording {
 		m.endSpan(span, r, route, pattern, status, x)
@@ -263,6 +269,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		m.reqSize.Record(ctx, x.body.read, opts...)
 		m.respSize.Record(ctx, x.w.written, opts...)
 	}
+}
+
+// routeOf returns the route of a request the handler has seen.
+func (m *Middleware) routeOf(r *http.Request) string {
+	if m.route != nil {
+		if route := m.route(r); route != "" {
+			return route
+		}
+	}
+	return routeOfPattern(r.Pattern)
 }
 
 // spanAttrs holds the attributes of one span while they are set: the SDK
@@ -292,6 +308,7 @@ func (m *Middleware) endSpan(span trace.Span, r *http.Request, route, pattern st
 	clear(attrs)
 	spanAttrs.Put(buf)
 	switch {
+	case status == 0: // a panic; the caller sets the status
 	case status < 100 || status >= 600:
 		span.SetStatus(codes.Error, fmt.Sprintf("Invalid HTTP status code %d", status))
 	case status >= 500:

@@ -548,3 +548,38 @@ func TestHandlerPanicsOnMisuse(t *testing.T) {
 		})
 	}
 }
+
+func TestPanickingHandlerEndsSpanAsError(t *testing.T) {
+	for name, tc := range map[string]struct {
+		write      bool
+		wantStatus any
+	}{
+		"before writing": {false, nil},
+		"after writing":  {true, int64(200)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSDK(t, sdktrace.AlwaysSample())
+			h := s.middleware().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.write {
+					w.WriteHeader(http.StatusOK)
+				}
+				panic(http.ErrAbortHandler)
+			}))
+			func() {
+				defer func() { _ = recover() }()
+				serve(h, httptest.NewRequest("GET", "/x", nil))
+			}()
+			spans := s.ended()
+			if len(spans) != 1 {
+				t.Fatalf("%d spans ended", len(spans))
+			}
+			if st := spans[0].Status(); st.Code != codes.Error || st.Description != "handler panicked" {
+				t.Errorf("status %v", st)
+			}
+			a := attrMap(spans[0].Attributes())
+			if a["http.response.status_code"] != tc.wantStatus || a["url.path"] != "/x" {
+				t.Errorf("status code %v (want %v), url.path %v", a["http.response.status_code"], tc.wantStatus, a["url.path"])
+			}
+		})
+	}
+}
