@@ -170,7 +170,6 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	start := time.Now()
 	in := r.Context()
 	ctx := m.propagators.Extract(in, headerCarrier(r.Header))
 	opts := m.startOpts
@@ -189,8 +188,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !measuring && m.tracerIsNoop() {
 		// No SDK: a no-op span would carry the caller's span context,
 		// which ctx already holds, and record nothing.
-		if sc := trace.SpanContextFromContext(ctx); m.traceHeader != "" && sc.IsValid() {
-			w.Header()[m.traceHeader] = []string{sc.TraceID().String()}
+		if m.traceHeader != "" {
+			if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+				w.Header()[m.traceHeader] = []string{sc.TraceID().String()}
+			}
 		}
 		if ctx != in {
 			r = r.WithContext(ctx)
@@ -199,6 +200,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	start := time.Now()
 	pattern := r.Pattern
 	parent := ctx
 	ctx, span := m.tracer.Start(ctx, spanName(r.Method, routeOfPattern(pattern), pattern), opts...)
