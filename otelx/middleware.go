@@ -111,6 +111,14 @@ func DefaultFilter(r *http.Request) bool {
 		return true
 	}
 	p := r.URL.Path
+	if len(p) < len("/livez") {
+		return true
+	}
+	switch p[1] { // most paths are rejected here
+	case 'l', 'r', 'h', 's', 'm':
+	default:
+		return true
+	}
 	for _, probe := range [...]string{"/livez", "/readyz", "/healthz", "/startupz", "/metrics"} {
 		if strings.HasPrefix(p, probe) && (len(p) == len(probe) || p[len(probe)] == '/') {
 			return false
