@@ -49,8 +49,8 @@
 // It is written on the OTel API rather than as a wrapper of otelhttp
 // because otelhttp builds every attribute before it knows whether anything
 // records: with no SDK installed it costs about 5 µs and 30 allocations a
-// request, where this middleware costs what the handler alone costs (the
-// README has the figures).
+// request, where this middleware allocates nothing and costs about 0.2 µs,
+// the reading of the caller's trace context (the README has the figures).
 //
 // client.address is, as in otelhttp, the first X-Forwarded-For element or
 // else the peer address: any client can set that header, so treat the
