@@ -89,8 +89,9 @@ type part struct {
 //
 // Setup fails when an OTEL_* variable names something unknown or an
 // exporter cannot be created; it then shuts down what it had created and
-// installs nothing. It does no network I/O: exporters connect when they
-// first export.
+// installs nothing. It connects to nothing: exporters connect when they
+// first export (OTEL_METRICS_EXPORTER=prometheus does open its listening
+// port, OTEL_EXPORTER_PROMETHEUS_HOST:PORT, default localhost:9464).
 func Setup(ctx context.Context, opts ...SetupOption) (*Telemetry, error) {
 	c := setupConfig{shutdownTimeout: DefaultShutdownTimeout}
 	for _, o := range opts {
