@@ -3,6 +3,7 @@ package echoadapter
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -53,9 +54,12 @@ func Idempotency(m *idempotency.Middleware) echo.MiddlewareFunc {
 // answers without calling next (a rejection, a replay), the rest of the
 // chain does not run and Wrap returns nil.
 //
-// The middleware must call next at most once and on the calling goroutine:
-// echo.Context is not safe for concurrent use, so http.TimeoutHandler and
-// the like cannot be wrapped.
+// The middleware must call next at most once, on the calling goroutine,
+// and not keep it past the request: echo.Context is not safe for
+// concurrent use and is reused by echo, so http.TimeoutHandler and the
+// like cannot be wrapped. mw is called once for each scope Wrap keeps in a
+// pool (a few per concurrently served request), not once in all, so it
+// must not register anything global.
 //
 // Wrap is also the way to use Backstop middleware that this package does
 // not name yet (authn, otelx): echoadapter.Wrap(mw.Handler).
@@ -63,19 +67,33 @@ func Wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	if mw == nil {
 		panic("echoadapter: Wrap of a nil middleware")
 	}
+	// Scopes are pooled with their middleware handler built once: echo
+	// composes middleware on every request, and a scope plus mw(scope) per
+	// request would cost two allocations more than the middleware costs on
+	// ServeMux. A scope whose chain panicked is not reused.
+	pool := &sync.Pool{}
+	pool.New = func() any {
+		s := &scope{}
+		s.h = mw(s)
+		return s
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			s := &scope{c: c, next: next}
-			mw(s).ServeHTTP(c.Response(), c.Request())
-			return s.err
+			s := pool.Get().(*scope)
+			s.c, s.next = c, next
+			s.h.ServeHTTP(c.Response(), c.Request())
+			err := s.err
+			*s = scope{h: s.h}
+			pool.Put(s)
+			return err
 		}
 	}
 }
 
 // scope is the rest of an echo chain as the next handler of a net/http
-// middleware. One allocation per request holds it and the echo.Response
-// the chain writes to.
+// middleware, with the echo.Response the chain writes to.
 type scope struct {
+	h    http.Handler // the middleware, with this scope as next
 	c    echo.Context
 	next echo.HandlerFunc
 	err  error

@@ -3,6 +3,7 @@ package ginadapter
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -54,9 +55,12 @@ func Idempotency(m *idempotency.Middleware) gin.HandlerFunc {
 // middleware answers without calling next (a rejection, a replay), the
 // chain is aborted.
 //
-// The middleware must call next at most once and on the calling goroutine:
-// gin.Context is not safe for concurrent use, so http.TimeoutHandler and
-// the like cannot be wrapped.
+// The middleware must call next at most once, on the calling goroutine,
+// and not keep it past the request: gin.Context is not safe for concurrent
+// use and is reused by gin, so http.TimeoutHandler and the like cannot be
+// wrapped. mw is called once for each scope Wrap keeps in a pool (a few per
+// concurrently served request), not once in all, so it must not register
+// anything global.
 //
 // Wrap is also the way to use Backstop middleware that this package does
 // not name yet (authn, otelx): ginadapter.Wrap(mw.Handler).
@@ -64,19 +68,31 @@ func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	if mw == nil {
 		panic("ginadapter: Wrap of a nil middleware")
 	}
+	// Scopes are pooled with their middleware handler built once, so that
+	// the adapter allocates nothing per request. A scope whose chain
+	// panicked is not reused.
+	pool := &sync.Pool{}
+	pool.New = func() any {
+		s := &scope{}
+		s.h = mw(s)
+		return s
+	}
 	return func(c *gin.Context) {
-		s := &scope{c: c}
-		mw(s).ServeHTTP(c.Writer, c.Request)
+		s := pool.Get().(*scope)
+		s.c = c
+		s.h.ServeHTTP(c.Writer, c.Request)
 		if !s.ran {
 			c.Abort()
 		}
+		*s = scope{h: s.h}
+		pool.Put(s)
 	}
 }
 
 // scope is the rest of a gin chain as the next handler of a net/http
-// middleware. One allocation per request holds it and the writer the
-// chain writes to.
+// middleware, with the writer the chain writes to.
 type scope struct {
+	h   http.Handler // the middleware, with this scope as next; nil in Problems
 	c   *gin.Context
 	ran bool
 	w   scopeWriter
