@@ -11,7 +11,8 @@ package bench
 // echo and gin middleware is given per route (composed once, at
 // registration); echo's e.Use composes on every request, which costs every
 // echo middleware one allocation more. Idempotency requests carry a 1 KiB
-// body and run on the in-memory store: "first" requests carry a fresh key
+// body and run on the in-memory store (requests are sent by idemServe, of
+// idempotency_test.go): "first" requests carry a fresh key
 // (claim, run, record), "replay" requests repeat one key. The rows
 // echo-wrapmiddleware and gin-plain are the plain forms the adapters
 // replace (echo.WrapMiddleware, and the usual five-line gin adapter), as a
@@ -20,12 +21,8 @@ package bench
 //	go test -run '^$' -bench 'Adapters' -benchmem -count 6 .
 
 import (
-	"bytes"
-	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"testing"
 	"time"
 
@@ -39,11 +36,6 @@ import (
 	"github.com/backstop-go/backstop/ratelimit"
 )
 
-var (
-	adapterBody     = bytes.Repeat([]byte("0123456789abcdef"), 64) // 1 KiB
-	adapterResponse = []byte(`{"id":"ord_8e03978e40d543e8","status":"created","amount":4200,"currency":"eur"}`)
-)
-
 // The same handler in each router's style.
 var (
 	adapterStd = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -51,17 +43,17 @@ var (
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Location", "/orders/ord_8e03978e40d543e8")
 		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write(adapterResponse)
+		_, _ = w.Write(idemResponse)
 	})
 	adapterEcho = func(c echo.Context) error {
 		_, _ = io.Copy(io.Discard, c.Request().Body)
 		c.Response().Header().Set("Location", "/orders/ord_8e03978e40d543e8")
-		return c.Blob(http.StatusCreated, "application/json", adapterResponse)
+		return c.Blob(http.StatusCreated, "application/json", idemResponse)
 	}
 	adapterGin = func(c *gin.Context) {
 		_, _ = io.Copy(io.Discard, c.Request.Body)
 		c.Header("Location", "/orders/ord_8e03978e40d543e8")
-		c.Data(http.StatusCreated, "application/json", adapterResponse)
+		c.Data(http.StatusCreated, "application/json", idemResponse)
 	}
 )
 
@@ -145,60 +137,6 @@ var adapterRouters = []adapterRouter{
 	}},
 }
 
-type adapterWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *adapterWriter) Header() http.Header         { return w.h }
-func (w *adapterWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (w *adapterWriter) WriteHeader(code int)        { w.code = code }
-
-// adapterServe sends b.N requests through h, each with a fresh idempotency
-// key when fresh is set, else all with the same one. tick runs before each
-// request.
-func adapterServe(b *testing.B, h http.Handler, fresh bool, tick func()) {
-	r := httptest.NewRequest(http.MethodPost, "/orders", nil)
-	r.Header.Set("Authorization", "Bearer bench-token")
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(idempotency.HeaderKey, fmt.Sprintf("bench-%d-replayed", time.Now().UnixNano()))
-	r.ContentLength = int64(len(adapterBody))
-	keys := r.Header[idempotency.HeaderKey]
-	var fresher []string
-	if fresh {
-		base := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
-		fresher = make([]string, b.N)
-		for i := range fresher {
-			fresher[i] = base + strconv.Itoa(i)
-		}
-	}
-	w := &adapterWriter{h: make(http.Header, 8)}
-	body := bytes.NewReader(adapterBody)
-	rc := io.NopCloser(body)
-	serve := func() {
-		body.Reset(adapterBody)
-		r.Body = rc
-		clear(w.h)
-		w.code = 0
-		h.ServeHTTP(w, r)
-	}
-	serve() // warm up; when keys repeat, the loop replays this one
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if fresh {
-			keys[0] = fresher[i]
-		}
-		if tick != nil {
-			tick()
-		}
-		serve()
-		if w.code != http.StatusCreated {
-			b.Fatalf("status %d", w.code)
-		}
-	}
-}
-
 func BenchmarkAdapters(b *testing.B) {
 	cases := []struct {
 		name  string
@@ -223,11 +161,11 @@ func BenchmarkAdapters(b *testing.B) {
 	for _, c := range cases {
 		for _, rt := range adapterRouters {
 			b.Run(c.name+"/"+rt.name+"/bare", func(b *testing.B) {
-				adapterServe(b, rt.build(adapterMiddleware{}), c.fresh, nil)
+				idemServe(b, rt.build(adapterMiddleware{}), c.fresh, nil)
 			})
 			b.Run(c.name+"/"+rt.name+"/middleware", func(b *testing.B) {
 				m, tick := c.mw(b)
-				adapterServe(b, rt.build(m), c.fresh, tick)
+				idemServe(b, rt.build(m), c.fresh, tick)
 			})
 		}
 	}

@@ -7,16 +7,13 @@ package bench
 // their adapter modules, ServeMux in the root module.
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
-	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/internal/routertest"
 	"github.com/backstop-go/backstop/problem"
 )
@@ -44,51 +41,11 @@ func newChi(s routertest.Setup) http.Handler {
 	r.MethodNotAllowed(chiMethodNotAllowed(r))
 	r.Group(func(r chi.Router) {
 		r.Use(s.Idempotency.Handler)
-		post := func(path string, h problem.HandlerFunc) { r.Method(http.MethodPost, path, h) }
-		post("/writes", func(w http.ResponseWriter, r *http.Request) error {
-			n := strconv.FormatInt(s.Hits.Hit("/writes"), 10)
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Location", "/orders/"+n)
-			w.WriteHeader(http.StatusCreated)
-			_, err := w.Write([]byte(`{"id":` + n + `}`))
-			return err
-		})
-		post("/no-content", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/no-content")
-			w.WriteHeader(http.StatusNoContent)
-			return nil
-		})
-		post("/problem", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/problem")
-			return routertest.OutOfCredit.New(routertest.ProblemDetail)
-		})
-		post("/router-error", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/router-error")
-			return problem.New(http.StatusNotFound, routertest.RouterErrorDetail)
-		})
-		post("/fail", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/fail")
-			return routertest.ErrDatabase
-		})
-		post("/panic", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/panic")
-			panic("boom")
-		})
-		post("/nothing", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/nothing")
-			return nil
-		})
-		post("/fence", func(w http.ResponseWriter, r *http.Request) error {
-			s.Hits.Hit("/fence")
-			exec, _ := idempotency.FromContext(r.Context())
-			w.Header().Set("Content-Type", "application/json")
-			return json.NewEncoder(w).Encode(routertest.FenceBody{Fence: exec.Fence, Takeover: exec.Takeover})
-		})
+		for path, h := range routertest.Handlers(s) {
+			r.Method(http.MethodPost, path, h)
+		}
 	})
-	r.With(s.RateLimit.Handler).Get("/limited", func(w http.ResponseWriter, r *http.Request) {
-		s.Hits.Hit("/limited")
-		_, _ = w.Write([]byte("ok"))
-	})
+	r.With(s.RateLimit.Handler).Method(http.MethodGet, "/limited", routertest.Limited(s))
 	return r
 }
 

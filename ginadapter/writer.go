@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -197,9 +198,13 @@ func errorFor(ge *gin.Error, status int) error {
 // wrapping middleware's scope, before the middleware sees the chain end, so
 // that idempotency records the problem the client receives.
 func Problems(w *problem.Writer) gin.HandlerFunc {
+	pool := &sync.Pool{New: func() any { return new(scope) }}
 	return func(c *gin.Context) {
-		s := &scope{c: c}
+		s := pool.Get().(*scope)
+		s.c = c
 		s.w.problems, s.w.errs = true, w
 		s.ServeHTTP(c.Writer, c.Request)
+		*s = scope{}
+		pool.Put(s) // not after a panic, which leaves s to the collector
 	}
 }

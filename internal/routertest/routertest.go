@@ -38,6 +38,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,6 +165,62 @@ func NewSetup(t testing.TB, rec Recover) Setup {
 	return Setup{Idempotency: idem, RateLimit: limit, Recover: rec, Hits: new(Hits)}
 }
 
+// Handlers returns the POST routes as net/http handlers that return
+// errors, keyed by path: how ServeMux and chi serve them (behind
+// s.Idempotency.Handler).
+func Handlers(s Setup) map[string]problem.HandlerFunc {
+	return map[string]problem.HandlerFunc{
+		"/writes": func(w http.ResponseWriter, r *http.Request) error {
+			n := strconv.FormatInt(s.Hits.Hit("/writes"), 10)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Location", "/orders/"+n)
+			w.WriteHeader(http.StatusCreated)
+			_, err := w.Write([]byte(`{"id":` + n + `}`))
+			return err
+		},
+		"/no-content": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/no-content")
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		},
+		"/problem": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/problem")
+			return OutOfCredit.New(ProblemDetail)
+		},
+		"/router-error": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/router-error")
+			return problem.New(http.StatusNotFound, RouterErrorDetail)
+		},
+		"/fail": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/fail")
+			return ErrDatabase
+		},
+		"/panic": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/panic")
+			panic("boom")
+		},
+		"/nothing": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/nothing")
+			return nil
+		},
+		"/fence": func(w http.ResponseWriter, r *http.Request) error {
+			s.Hits.Hit("/fence")
+			exec, _ := idempotency.FromContext(r.Context())
+			w.Header().Set("Content-Type", "application/json")
+			return json.NewEncoder(w).Encode(FenceBody{Fence: exec.Fence, Takeover: exec.Takeover})
+		},
+	}
+}
+
+// Limited is GET /limited as a net/http handler, to put behind
+// s.RateLimit.Handler.
+func Limited(s Setup) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.Hits.Hit("/limited")
+		_, _ = w.Write([]byte("ok"))
+	})
+}
+
 // Case is one route of the idempotency table.
 type Case struct {
 	Path string
@@ -215,27 +272,19 @@ func Run(t *testing.T, r Router) {
 			})
 		})
 	}
-	t.Run("rejections", func(t *testing.T) {
-		t.Parallel()
-		s := NewSetup(t, r.Recovers[0])
-		srv := httptest.NewServer(r.New(t, s))
-		t.Cleanup(srv.Close)
-		RunRejections(t, srv.URL, s.Hits)
-	})
-	t.Run("ratelimit", func(t *testing.T) {
-		t.Parallel()
-		s := NewSetup(t, r.Recovers[0])
-		srv := httptest.NewServer(r.New(t, s))
-		t.Cleanup(srv.Close)
-		RunRateLimit(t, srv.URL, s.Hits)
-	})
-	t.Run("router-errors", func(t *testing.T) {
-		t.Parallel()
-		s := NewSetup(t, r.Recovers[0])
-		srv := httptest.NewServer(r.New(t, s))
-		t.Cleanup(srv.Close)
-		RunRouterErrors(t, srv.URL)
-	})
+	for name, run := range map[string]func(*testing.T, string, *Hits){
+		"rejections":    RunRejections,
+		"ratelimit":     RunRateLimit,
+		"router-errors": func(t *testing.T, base string, _ *Hits) { RunRouterErrors(t, base) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := NewSetup(t, r.Recovers[0])
+			srv := httptest.NewServer(r.New(t, s))
+			t.Cleanup(srv.Close)
+			run(t, srv.URL, s.Hits)
+		})
+	}
 }
 
 // Response is a response read whole.

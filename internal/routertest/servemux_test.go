@@ -1,12 +1,9 @@
 package routertest_test
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"testing"
 
-	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/internal/routertest"
 	"github.com/backstop-go/backstop/problem"
 )
@@ -22,52 +19,10 @@ func TestServeMux(t *testing.T) {
 
 func newServeMux(_ testing.TB, s routertest.Setup) http.Handler {
 	mux := http.NewServeMux()
-	post := func(path string, h problem.HandlerFunc) {
+	for path, h := range routertest.Handlers(s) {
 		mux.Handle("POST "+path, s.Idempotency.Handler(h))
 	}
-	post("/writes", func(w http.ResponseWriter, r *http.Request) error {
-		n := strconv.FormatInt(s.Hits.Hit("/writes"), 10)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Location", "/orders/"+n)
-		w.WriteHeader(http.StatusCreated)
-		_, err := w.Write([]byte(`{"id":` + n + `}`))
-		return err
-	})
-	post("/no-content", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/no-content")
-		w.WriteHeader(http.StatusNoContent)
-		return nil
-	})
-	post("/problem", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/problem")
-		return routertest.OutOfCredit.New(routertest.ProblemDetail)
-	})
-	post("/router-error", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/router-error")
-		return problem.New(http.StatusNotFound, routertest.RouterErrorDetail)
-	})
-	post("/fail", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/fail")
-		return routertest.ErrDatabase
-	})
-	post("/panic", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/panic")
-		panic("boom")
-	})
-	post("/nothing", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/nothing")
-		return nil
-	})
-	post("/fence", func(w http.ResponseWriter, r *http.Request) error {
-		s.Hits.Hit("/fence")
-		exec, _ := idempotency.FromContext(r.Context())
-		w.Header().Set("Content-Type", "application/json")
-		return json.NewEncoder(w).Encode(routertest.FenceBody{Fence: exec.Fence, Takeover: exec.Takeover})
-	})
-	mux.Handle("GET /limited", s.RateLimit.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.Hits.Hit("/limited")
-		_, _ = w.Write([]byte("ok"))
-	})))
+	mux.Handle("GET /limited", s.RateLimit.Handler(routertest.Limited(s)))
 	return problem.Recover(muxProblems(mux))
 }
 
