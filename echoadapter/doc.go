@@ -40,6 +40,8 @@
 // [Wrap] with the same guarantees: echoadapter.Wrap(mw.Handler). Handlers
 // (health's probes) mount with echo.WrapHandler.
 //
+// Everything this package returns is safe for concurrent use.
+//
 // # Limits
 //
 // echo applies middleware given to e.Use on every request, which costs one

@@ -45,6 +45,8 @@
 // [Wrap] with the same guarantees: ginadapter.Wrap(mw.Handler). Handlers
 // (health's probes) mount with gin.WrapH.
 //
+// Everything this package returns is safe for concurrent use.
+//
 // # Limits
 //
 // A wrapped middleware must call its next handler at most once, on the
