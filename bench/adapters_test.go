@@ -17,7 +17,9 @@ package bench
 // replace (echo.WrapMiddleware, and the usual five-line gin adapter), as a
 // cost baseline: both record the wrong response for idempotency. The
 // passthrough and wrapwriter cases isolate the adapters' own cost with
-// middleware that does nothing.
+// middleware that does nothing; the echo-native-noop and gin-native-noop
+// rows put a native no-op middleware in place of the Backstop one, which
+// is what any middleware costs on those routers.
 //
 // Besides ns/op (wall time), each benchmark reports cpu-ns/op: the
 // process's CPU time (user+system, GC included) per request. On a machine
@@ -108,6 +110,30 @@ var adapterRouters = []adapterRouter{
 			e.POST("/orders", adapterEcho)
 		}
 		return e
+	}},
+	// A native middleware that does nothing, in place of the Backstop one:
+	// what any middleware costs on the router.
+	{"echo-native-noop", func(m adapterMiddleware) http.Handler {
+		e := echo.New()
+		if m.std != nil {
+			noop := func(next echo.HandlerFunc) echo.HandlerFunc {
+				return func(c echo.Context) error { return next(c) }
+			}
+			e.POST("/orders", adapterEcho, noop)
+		} else {
+			e.POST("/orders", adapterEcho)
+		}
+		return e
+	}},
+	{"gin-native-noop", func(m adapterMiddleware) http.Handler {
+		gin.SetMode(gin.ReleaseMode)
+		r := gin.New()
+		if m.std != nil {
+			r.POST("/orders", func(c *gin.Context) { c.Next() }, adapterGin)
+		} else {
+			r.POST("/orders", adapterGin)
+		}
+		return r
 	}},
 	// The plain forms the adapters replace, as the cost baseline: they are
 	// wrong for idempotency (see the adapters' package docs).
