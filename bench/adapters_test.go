@@ -220,7 +220,7 @@ func adapterServe(b *testing.B, h http.Handler, fresh bool, tick func()) {
 			b.Fatalf("status %d", w.code)
 		}
 	}
-	if cpu >= 0 {
+	if cpu > 0 {
 		b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -455,7 +455,7 @@ func (m *Middleware) reject(w http.ResponseWriter, r *http.Request, err error) {
 
 // quietProblems writes problems without logging them: the middleware logs
 // each failure itself, once.
-var quietProblems, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func (m *Middleware) claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
 	if m.local {

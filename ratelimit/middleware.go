@@ -348,7 +348,7 @@ var (
 )
 
 // quietProblems writes 429 and 503 problems without logging them.
-var quietProblems, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 // fail records a Limiter failure and reports whether the fallback limiter
 // should decide.

@@ -86,7 +86,7 @@ func newHandler(cursorKey []byte) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	byNewest := pagination.MustSort(pagination.Key{Column: "id", Desc: true, Unique: true})
+	byNewest := pagination.NewSort(pagination.Key{Column: "id", Desc: true, Unique: true})
 	pager, err := pagination.New(codec, byNewest, pagination.Options{DefaultLimit: 10, MaxLimit: 50})
 	if err != nil {
 		return nil, err
