@@ -111,7 +111,7 @@ func (p PostgresOrders) Get(ctx context.Context, owner Owner, id int64) (Order, 
 }
 
 // orderSort is the list's order: newest first, id breaking ties.
-var orderSort = pagination.MustSort(
+var orderSort = pagination.NewSort(
 	pagination.Key{Column: "created_at", Desc: true},
 	pagination.Key{Column: "id", Desc: true, Unique: true},
 )
