@@ -85,15 +85,23 @@ func hexString(sum []byte) string {
 	return string(b[:2*len(sum)])
 }
 
-// recordKey returns the store key for a client key within a scope: the hex
-// SHA-256 of both, length-prefixed, so that neither the raw key nor the
-// caller's identity is stored or sent to the store.
-func recordKey(scope, key string) string {
+// recordKey returns the record key for a client key within a scope:
+// Scope is the hex SHA-256 of the length-prefixed scope, and ID the hex
+// SHA-256 of that digest and the length-prefixed key, so that neither the
+// raw key nor the caller's identity is stored or sent to the store, and a
+// long scope (a bearer token) is hashed once. Both strings share one
+// allocation.
+func recordKey(scope, key string) RecordKey {
 	var buf [512]byte
-	b := appendField(buf[:0], scope)
+	scopeSum := sha256.Sum256(appendField(buf[:0], scope))
+	b := append(buf[:0], scopeSum[:]...)
 	b = appendField(b, key)
-	sum := sha256.Sum256(b)
-	return hexString(sum[:])
+	idSum := sha256.Sum256(b)
+	var h [4 * sha256.Size]byte
+	hex.Encode(h[:2*sha256.Size], scopeSum[:])
+	hex.Encode(h[2*sha256.Size:], idSum[:])
+	both := string(h[:])
+	return RecordKey{Scope: both[:2*sha256.Size], ID: both[2*sha256.Size:]}
 }
 
 func appendField(b []byte, s string) []byte {

@@ -14,12 +14,17 @@ import (
 	"time"
 )
 
-// MemoryOptions configure a [MemoryStore]. The zero value is the default.
+// MemoryOptions configure a [MemoryStore]. The zero value of every field
+// is the default its comment gives; [NewMemoryStore] panics on a negative
+// bound.
 type MemoryOptions struct {
-	// MaxEntries bounds the number of records, pending and completed.
-	// Zero means 100,000.
-	MaxEntries int
-	// MaxBytes bounds the sum of stored response bodies and headers.
+	// MaxRecords bounds the number of records, pending and completed.
+	// Zero means 100,000. With the middleware's default 24 h retention,
+	// that keeps every response for its full retention up to an average
+	// of 1.16 new keys a second (100,000 / 86,400 s); see MemoryStore for
+	// what happens beyond.
+	MaxRecords int
+	// MaxBytes bounds the sum of recorded response bodies and headers.
 	// Zero means 64 MiB. It is checked when a record is claimed: requests
 	// already running when it is reached still record their responses, so
 	// the sum can exceed it by at most those responses (each bounded by the
@@ -28,19 +33,6 @@ type MemoryOptions struct {
 	// Now returns the current time. Nil means time.Now, whose monotonic
 	// reading keeps leases safe from wall-clock jumps. Tests inject a fake.
 	Now func() time.Time
-}
-
-func (o MemoryOptions) withDefaults() MemoryOptions {
-	if o.MaxEntries == 0 {
-		o.MaxEntries = 100_000
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = 64 << 20
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return o
 }
 
 const memoryShards = 16
@@ -52,60 +44,112 @@ const memoryShards = 16
 // Use it for single-instance services and tests, and a shared store such as
 // package redisstore everywhere else.
 //
-// Memory is bounded: when MaxEntries or MaxBytes is reached, Claim returns
-// [ErrStoreFull] (the middleware answers 503) rather than evict a record,
-// because an evicted record means a request runs twice. Expired records are
-// removed as new claims arrive (a min-heap per shard, so no background
-// goroutine and nothing to close). Its methods never block on I/O.
+// Memory is bounded by MaxRecords and MaxBytes, and each caller's share by
+// the budget in ClaimRequest (the middleware's Options.MaxRecordsPerScope
+// and MaxBytesPerScope), so no caller can take the whole store. When the
+// store is full, a new claim first drops the completed records that were
+// completed longest ago (about the oldest first, across the store), so a
+// busy store shortens its effective retention, to MaxRecords divided by
+// the rate of new keys, instead of refusing anyone: a retry of a dropped
+// record's request runs it again. [MemoryStore.Evictions] counts them;
+// raise MaxRecords (or lower the retention) if it grows. Pending records
+// are never dropped: only a store full of requests in flight answers
+// [ErrStoreFull]. Expired records are removed as new claims arrive (a
+// min-heap per shard, so no background goroutine and nothing to close).
+// Its methods never block on I/O.
 //
-// A MemoryStore is safe for concurrent use. Create it with [NewMemoryStore].
+// Fences are the larger of the clock in microseconds since the Unix epoch
+// and one more than the last fence the store issued, so they grow with
+// every claim of the store, across releases, and across restarts while
+// the clock does not step back.
+//
+// A MemoryStore is safe for concurrent use. Create it with
+// [NewMemoryStore]; the zero value is not usable.
 type MemoryStore struct {
 	now        func() time.Time
-	maxEntries int
+	maxRecords int64
 	maxBytes   int64
 	seed       maphash.Seed
-	entries    atomic.Int64 // records held, across shards
+	records    atomic.Int64 // records held, across shards
 	bytes      atomic.Int64 // response bytes held, across shards
+	fence      atomic.Int64 // the last fence issued
+	evictions  atomic.Int64
 
 	shards [memoryShards]memoryShard
+	scopes [memoryShards]scopeShard
 }
 
 type memoryShard struct {
 	mu      sync.Mutex
 	entries map[string]*memoryEntry
 	expiry  expiryHeap
-	_       [48]byte // keep shards on separate cache lines
+	done    entryList // completed entries, oldest completion first
+	_       [64]byte  // keep shards on separate cache lines
+}
+
+// scopeShard holds the usage of the scopes that hash to it. Its lock is
+// taken inside a memoryShard's, never the other way around.
+type scopeShard struct {
+	mu    sync.Mutex
+	usage map[string]*scopeUsage
+	_     [64]byte
+}
+
+// scopeUsage is what one scope holds. It exists while the scope holds a
+// record, so made-up scopes whose claims are released leave nothing.
+type scopeUsage struct {
+	scope   string
+	records int
+	bytes   int64
+	claimed entryList // the scope's records, oldest claim first
 }
 
 type memoryEntry struct {
-	key         string
+	id          string
+	scope       *scopeUsage
 	state       State
 	fingerprint string
 	token       string
 	fence       int64
 	lease       time.Time // pending: lease deadline
 	expires     time.Time // the record disappears at this time
+	claimedTil  time.Time // expires as it was at the claim; immutable, read under the scope's lock
 	resp        Response
 	size        int64
-	index       int // in the shard's expiry heap
+	index       int   // in the shard's expiry heap
+	inScope     links // in scope.claimed, guarded by the scope shard's lock
+	inDone      links // in the shard's done list, guarded by the shard's lock
 }
 
-// NewMemoryStore returns a MemoryStore configured by o. It fails when a
+// NewMemoryStore returns a MemoryStore configured by o. It panics when a
 // bound is negative.
-func NewMemoryStore(o MemoryOptions) (*MemoryStore, error) {
-	if o.MaxEntries < 0 || o.MaxBytes < 0 {
-		return nil, errors.New("idempotency: MemoryOptions bounds must not be negative")
+func NewMemoryStore(o MemoryOptions) *MemoryStore {
+	if o.MaxRecords < 0 || o.MaxBytes < 0 {
+		panic("idempotency: MemoryOptions.MaxRecords and MaxBytes must not be negative")
 	}
-	o = o.withDefaults()
-	s := &MemoryStore{now: o.Now, maxEntries: o.MaxEntries, maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
+	if o.MaxRecords == 0 {
+		o.MaxRecords = 100_000
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &MemoryStore{now: o.Now, maxRecords: int64(o.MaxRecords), maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].entries = make(map[string]*memoryEntry)
+		s.scopes[i].usage = make(map[string]*scopeUsage)
 	}
-	return s, nil
+	return s
 }
 
-func (s *MemoryStore) shard(key string) *memoryShard {
-	return &s.shards[maphash.String(s.seed, key)%memoryShards]
+func (s *MemoryStore) shard(id string) *memoryShard {
+	return &s.shards[maphash.String(s.seed, id)%memoryShards]
+}
+
+func (s *MemoryStore) scopeShard(scope string) *scopeShard {
+	return &s.scopes[maphash.String(s.seed, scope)%memoryShards]
 }
 
 // Len returns the number of records held, expired ones included until they
@@ -121,10 +165,14 @@ func (s *MemoryStore) Len() int {
 	return n
 }
 
+// Evictions returns how many completed records the store has dropped
+// before their retention ended, to make room for new claims.
+func (s *MemoryStore) Evictions() int64 { return s.evictions.Load() }
+
 // Sweep removes every expired record now. Claim already removes expired
-// records of the shard it touches, and sweeps everything before it reports
-// ErrStoreFull, so calling Sweep is never needed for correctness; it only
-// returns memory sooner.
+// records of the shard it touches, and sweeps everything before it drops
+// a record to make room, so calling Sweep is never needed for
+// correctness; it only returns memory sooner.
 func (s *MemoryStore) Sweep() {
 	now := s.now()
 	for i := range s.shards {
@@ -136,7 +184,52 @@ func (s *MemoryStore) Sweep() {
 }
 
 func (s *MemoryStore) atCapacity() bool {
-	return s.entries.Load() >= int64(s.maxEntries) || s.bytes.Load() >= s.maxBytes
+	return s.records.Load() >= s.maxRecords || s.bytes.Load() >= s.maxBytes
+}
+
+// makeRoom sweeps expired records and, while the store is still full,
+// drops the completed record completed longest ago. The caller holds no
+// shard lock.
+func (s *MemoryStore) makeRoom() {
+	s.Sweep()
+	// A few drops at most: claims that arrive meanwhile take room too,
+	// and create drops from its own shard if need be.
+	for range memoryShards {
+		if !s.atCapacity() {
+			return
+		}
+		// The oldest head of the shards' done lists; a head may change
+		// between the look and the drop, which only makes the choice
+		// approximate.
+		var oldest *memoryShard
+		var at time.Time
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			if e := sh.done.head; e != nil && (oldest == nil || e.expires.Before(at)) {
+				oldest, at = sh, e.expires
+			}
+			sh.mu.Unlock()
+		}
+		if oldest == nil {
+			return // nothing but records in flight
+		}
+		oldest.mu.Lock()
+		oldest.evictOne(s)
+		oldest.mu.Unlock()
+	}
+}
+
+// evictOne drops the shard's oldest completed record, if any. The caller
+// holds sh.mu.
+func (sh *memoryShard) evictOne(s *MemoryStore) bool {
+	e := sh.done.head
+	if e == nil {
+		return false
+	}
+	sh.remove(s, e)
+	s.evictions.Add(1)
+	return true
 }
 
 // sweep removes expired entries. The caller holds sh.mu.
@@ -146,21 +239,47 @@ func (sh *memoryShard) sweep(s *MemoryStore, now time.Time) {
 	}
 }
 
+// remove deletes e from the store. The caller holds sh.mu.
 func (sh *memoryShard) remove(s *MemoryStore, e *memoryEntry) {
 	heap.Remove(&sh.expiry, e.index)
-	delete(sh.entries, e.key)
-	s.entries.Add(-1)
+	delete(sh.entries, e.id)
+	if e.state == Done {
+		sh.done.remove(e, doneLinks)
+	}
+	s.records.Add(-1)
 	s.bytes.Add(-e.size)
+	ss := s.scopeShard(e.scope.scope)
+	ss.mu.Lock()
+	u := e.scope
+	u.records--
+	u.bytes -= e.size
+	u.claimed.remove(e, scopeLinks)
+	if u.records == 0 {
+		delete(ss.usage, u.scope)
+	}
+	ss.mu.Unlock()
 }
 
-// lookup returns the live entry for key, removing it when it has expired.
-func (sh *memoryShard) lookup(s *MemoryStore, key string, now time.Time) *memoryEntry {
-	e := sh.entries[key]
+// lookup returns the live entry for id, removing it when it has expired.
+func (sh *memoryShard) lookup(s *MemoryStore, id string, now time.Time) *memoryEntry {
+	e := sh.entries[id]
 	if e != nil && !e.expires.After(now) {
 		sh.remove(s, e)
 		return nil
 	}
 	return e
+}
+
+// nextFence returns a fence greater than every fence issued before and
+// than above, and at least the clock in microseconds.
+func (s *MemoryStore) nextFence(now time.Time, above int64) int64 {
+	for {
+		last := s.fence.Load()
+		f := max(now.UnixMicro(), last+1, above+1)
+		if s.fence.CompareAndSwap(last, f) {
+			return f
+		}
+	}
 }
 
 // Claim implements [Store].
@@ -171,28 +290,49 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	if req.Lease <= 0 || req.Retention <= 0 {
 		return ClaimResult{}, errors.New("idempotency: Claim needs a positive lease and retention")
 	}
-	if s.atCapacity() {
-		s.Sweep()
-	}
-	sh := s.shard(req.Key)
+	sh := s.shard(req.Key.ID)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	now := s.now()
 	sh.sweep(s, now)
-	e := sh.entries[req.Key]
+	e := sh.entries[req.Key.ID]
 	if e == nil {
-		if s.atCapacity() {
-			return ClaimResult{}, ErrStoreFull
+		// The budget first: a caller over it must not make the store drop
+		// other callers' records (create checks again, under the locks
+		// that make it exact).
+		ss := s.scopeShard(req.Key.Scope)
+		ss.mu.Lock()
+		_, over := ss.overBudget(req, now)
+		ss.mu.Unlock()
+		if over {
+			// Expired records of the scope may sit in shards no claim has
+			// swept yet: sweep them all before refusing.
+			sh.mu.Unlock()
+			s.Sweep()
+			sh.mu.Lock()
+			now = s.now()
+			sh.sweep(s, now)
+			e = sh.entries[req.Key.ID]
+			ss.mu.Lock()
+			res, over := ss.overBudget(req, now)
+			ss.mu.Unlock()
+			if e == nil && over {
+				sh.mu.Unlock()
+				return res, nil
+			}
 		}
-		tok := NewToken()
-		e = &memoryEntry{
-			key: req.Key, state: Pending, fingerprint: req.Fingerprint, token: tok, fence: 1,
-			lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
+		if e == nil && s.atCapacity() {
+			// Room is made across shards, without holding this one.
+			sh.mu.Unlock()
+			s.makeRoom()
+			sh.mu.Lock()
+			now = s.now()
+			sh.sweep(s, now)
+			e = sh.entries[req.Key.ID]
 		}
-		sh.entries[req.Key] = e
-		heap.Push(&sh.expiry, e)
-		s.entries.Add(1)
-		return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: 1}}, nil
+	}
+	defer sh.mu.Unlock()
+	if e == nil {
+		return s.create(sh, req, now)
 	}
 	switch {
 	case e.fingerprint != req.Fingerprint:
@@ -204,11 +344,68 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	}
 	tok := NewToken()
 	e.token = tok
-	e.fence++
+	e.fence = s.nextFence(now, e.fence)
 	e.lease = now.Add(req.Lease)
 	e.expires = now.Add(lifetime(req))
 	heap.Fix(&sh.expiry, e.index)
 	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}, Takeover: true}, nil
+}
+
+// create makes a new pending record, within the scope's budget and the
+// store's bounds. The caller holds sh.mu.
+func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (ClaimResult, error) {
+	ss := s.scopeShard(req.Key.Scope)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if res, over := ss.overBudget(req, now); over {
+		return res, nil // checked first: a caller over its budget never makes others' records go
+	}
+	if s.atCapacity() {
+		// Another claim took the room made for this one: drop from this
+		// shard, whose lock is held (remove takes scope locks: release ours).
+		ss.mu.Unlock()
+		ok := sh.evictOne(s)
+		ss.mu.Lock()
+		if !ok || s.atCapacity() {
+			return ClaimResult{}, ErrStoreFull
+		}
+		if res, over := ss.overBudget(req, now); over {
+			return res, nil
+		}
+	}
+	u := ss.usage[req.Key.Scope]
+	if u == nil {
+		u = &scopeUsage{scope: req.Key.Scope}
+		ss.usage[req.Key.Scope] = u
+	}
+	tok := NewToken()
+	e := &memoryEntry{
+		id: req.Key.ID, scope: u, state: Pending, fingerprint: req.Fingerprint, token: tok,
+		fence: s.nextFence(now, 0), lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
+	}
+	e.claimedTil = e.expires
+	sh.entries[e.id] = e
+	heap.Push(&sh.expiry, e)
+	s.records.Add(1)
+	u.records++
+	u.claimed.pushBack(e, scopeLinks)
+	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}}, nil
+}
+
+// overBudget reports whether req's scope holds its whole budget, with the
+// OverBudget result to answer. The caller holds ss.mu.
+func (ss *scopeShard) overBudget(req ClaimRequest, now time.Time) (ClaimResult, bool) {
+	u := ss.usage[req.Key.Scope]
+	if u == nil || !(req.MaxRecords > 0 && u.records >= req.MaxRecords || req.MaxBytes > 0 && u.bytes >= req.MaxBytes) {
+		return ClaimResult{}, false
+	}
+	var wait time.Duration
+	if h := u.claimed.head; h != nil {
+		// About when the scope's first record goes: its expiry as claimed
+		// (h.expires itself is guarded by another shard's lock).
+		wait = max(h.claimedTil.Sub(now), 0)
+	}
+	return ClaimResult{Outcome: OverBudget, RetryAfter: wait}, true
 }
 
 // lifetime returns how long a pending record lives, Lease+Retention,
@@ -222,8 +419,8 @@ func lifetime(req ClaimRequest) time.Duration {
 }
 
 // owned returns the pending entry held by owner, or ErrNotOwner.
-func (sh *memoryShard) owned(s *MemoryStore, key string, owner Owner, now time.Time) (*memoryEntry, error) {
-	e := sh.lookup(s, key, now)
+func (sh *memoryShard) owned(s *MemoryStore, id string, owner Owner, now time.Time) (*memoryEntry, error) {
+	e := sh.lookup(s, id, now)
 	if e == nil || e.state != Pending || e.fence != owner.Fence || e.token != owner.Token {
 		return nil, ErrNotOwner
 	}
@@ -231,15 +428,15 @@ func (sh *memoryShard) owned(s *MemoryStore, key string, owner Owner, now time.T
 }
 
 // Extend implements [Store].
-func (s *MemoryStore) Extend(ctx context.Context, key string, owner Owner, lease time.Duration) error {
+func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, lease time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.now()
-	e, err := sh.owned(s, key, owner, now)
+	e, err := sh.owned(s, key.ID, owner, now)
 	if err != nil {
 		return err
 	}
@@ -252,7 +449,7 @@ func (s *MemoryStore) Extend(ctx context.Context, key string, owner Owner, lease
 }
 
 // Complete implements [Store].
-func (s *MemoryStore) Complete(ctx context.Context, key string, owner Owner, resp Response, retention time.Duration) error {
+func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, resp Response, retention time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -263,11 +460,11 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, owner Owner, res
 			size += int64(len(v))
 		}
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.now()
-	e, err := sh.owned(s, key, owner, now)
+	e, err := sh.owned(s, key.ID, owner, now)
 	if err != nil {
 		return err
 	}
@@ -275,20 +472,25 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, owner Owner, res
 	e.resp = resp
 	e.size = size
 	s.bytes.Add(size)
+	ss := s.scopeShard(e.scope.scope)
+	ss.mu.Lock()
+	e.scope.bytes += size
+	ss.mu.Unlock()
 	e.expires = now.Add(retention)
 	heap.Fix(&sh.expiry, e.index)
+	sh.done.pushBack(e, doneLinks)
 	return nil
 }
 
 // Release implements [Store].
-func (s *MemoryStore) Release(ctx context.Context, key string, owner Owner) error {
+func (s *MemoryStore) Release(ctx context.Context, key RecordKey, owner Owner) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, err := sh.owned(s, key, owner, s.now())
+	e, err := sh.owned(s, key.ID, owner, s.now())
 	if err != nil {
 		return err
 	}
@@ -297,15 +499,15 @@ func (s *MemoryStore) Release(ctx context.Context, key string, owner Owner) erro
 }
 
 // Get implements [Store].
-func (s *MemoryStore) Get(ctx context.Context, key string) (Record, error) {
+func (s *MemoryStore) Get(ctx context.Context, key RecordKey) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.now()
-	e := sh.lookup(s, key, now)
+	e := sh.lookup(s, key.ID, now)
 	if e == nil {
 		return Record{}, ErrNotFound
 	}
@@ -330,6 +532,43 @@ func NewToken() string {
 	var h [32]byte
 	hex.Encode(h[:], b[:])
 	return string(h[:])
+}
+
+// links place an entry in one intrusive list.
+type links struct{ prev, next *memoryEntry }
+
+// The lists an entry can be in.
+func scopeLinks(e *memoryEntry) *links { return &e.inScope }
+func doneLinks(e *memoryEntry) *links  { return &e.inDone }
+
+// entryList is an intrusive doubly linked list of entries: no allocation
+// per element.
+type entryList struct{ head, tail *memoryEntry }
+
+func (l *entryList) pushBack(e *memoryEntry, at func(*memoryEntry) *links) {
+	ln := at(e)
+	ln.prev, ln.next = l.tail, nil
+	if l.tail != nil {
+		at(l.tail).next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+func (l *entryList) remove(e *memoryEntry, at func(*memoryEntry) *links) {
+	ln := at(e)
+	if ln.prev != nil {
+		at(ln.prev).next = ln.next
+	} else {
+		l.head = ln.next
+	}
+	if ln.next != nil {
+		at(ln.next).prev = ln.prev
+	} else {
+		l.tail = ln.prev
+	}
+	ln.prev, ln.next = nil, nil
 }
 
 type expiryHeap []*memoryEntry

@@ -1,0 +1,145 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backstop-go/backstop/idempotency"
+)
+
+// script is an embedded Lua script, called by its SHA-1 (EVALSHA) and by
+// its source when the server does not know it (EVAL).
+type script struct{ src, sha string }
+
+func newScript(src string) *script {
+	return &script{src: src, sha: redis.NewScript(src).Hash()}
+}
+
+// onceCmd is a command that go-redis sends once, whatever its MaxRetries:
+// the store decides itself which failures deserve a retry.
+type onceCmd struct{ *redis.Cmd }
+
+func (onceCmd) NoRetry() bool { return true }
+
+// run calls sc with keys and args within Options.Timeout. It sends the
+// call a second time, at once, when the first failed because its
+// connection was lost, and reports whether it did so (every script
+// recognises a call it already ran). Errors wrap
+// idempotency.ErrStoreUnavailable, except that a ctx that is done before
+// the call ends returns its own error.
+func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (reply any, resent bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	parent := ctx
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	reply, err = s.eval(ctx, sc, keys, args)
+	if err != nil && connectionLost(err) && ctx.Err() == nil {
+		resent = true
+		reply, err = s.eval(ctx, sc, keys, args)
+	}
+	if err != nil {
+		if perr := parent.Err(); perr != nil {
+			return nil, resent, perr
+		}
+		return nil, resent, fmt.Errorf("redisstore: %w: %w", idempotency.ErrStoreUnavailable, err)
+	}
+	return reply, resent, nil
+}
+
+// eval sends EVALSHA, and EVAL when the server's script cache lacks sc
+// (after a restart or a failover).
+func (s *Store) eval(ctx context.Context, sc *script, keys []string, args []any) (any, error) {
+	v, err := s.process(ctx, "evalsha", sc.sha, keys, args)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = s.process(ctx, "eval", sc.src, keys, args)
+	}
+	return v, err
+}
+
+func (s *Store) process(ctx context.Context, name, script string, keys []string, args []any) (any, error) {
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, name, script, len(keys))
+	for _, k := range keys {
+		cmdArgs = append(cmdArgs, k)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
+	if s.timeout <= 0 {
+		err := s.client.Process(ctx, cmd)
+		return cmd.Val(), err
+	}
+	// go-redis honours ctx while it dials, waits for a connection or backs
+	// off, but on the socket only with ContextTimeoutEnabled; the
+	// goroutine makes Timeout hold whatever the client's settings. After
+	// an early return it ends within the client's own ReadTimeout.
+	done := make(chan error, 1)
+	go func() { done <- s.client.Process(ctx, cmd) }()
+	select {
+	case err := <-done:
+		return cmd.Val(), err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// bounded runs fn within Options.Timeout and wraps its error.
+func (s *Store) bounded(ctx context.Context, fn func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	parent := ctx
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	done := make(chan error, 1)
+	go func() { done <- fn(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err == nil {
+		return nil
+	}
+	if perr := parent.Err(); perr != nil {
+		return perr
+	}
+	if errors.Is(err, ErrEvictionPolicy) {
+		return err
+	}
+	return fmt.Errorf("redisstore: %w: %w", idempotency.ErrStoreUnavailable, err)
+}
+
+// mayHaveRun reports whether a command that failed with err may have
+// reached the server: it timed out, or lost its connection, after being
+// sent, or its caller gave up on it. A connection that could not be made
+// sent nothing.
+func mayHaveRun(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || connectionLost(err)
+}
+
+// connectionLost reports whether err says that a connection the command
+// used broke (it may or may not have reached the server), as opposed to a
+// connection that could not be made, a timeout, or an answer from Redis.
+func connectionLost(err error) bool {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op != "dial" && !op.Timeout()
+}
