@@ -19,10 +19,8 @@ import (
 // bound.
 type MemoryOptions struct {
 	// MaxRecords bounds the number of records, pending and completed.
-	// Zero means 100,000. With the middleware's default 24 h retention,
-	// that keeps every response for its full retention up to an average
-	// of 1.16 new keys a second (100,000 / 86,400 s); see MemoryStore for
-	// what happens beyond.
+	// Zero means 100,000. A record of a small response takes about 1 KiB
+	// of heap, so a full default store about 100 MiB.
 	MaxRecords int
 	// MaxBytes bounds the sum of recorded response bodies and headers.
 	// Zero means 64 MiB. It is checked when a record is claimed: requests
@@ -48,15 +46,28 @@ const memoryShards = 16
 // the budget in ClaimRequest (the middleware's Options.MaxRecordsPerScope
 // and MaxBytesPerScope), so no caller can take the whole store. When the
 // store is full, a new claim first drops the completed records that were
-// completed longest ago (about the oldest first, across the store), so a
-// busy store shortens its effective retention, to MaxRecords divided by
-// the rate of new keys, instead of refusing anyone: a retry of a dropped
-// record's request runs it again. [MemoryStore.Evictions] counts them;
-// raise MaxRecords (or lower the retention) if it grows. Pending records
-// are never dropped: only a store full of requests in flight answers
-// [ErrStoreFull]. Expired records are removed as new claims arrive (a
-// min-heap per shard, so no background goroutine and nothing to close).
-// Its methods never block on I/O.
+// completed longest ago (about the oldest first, across the store): a busy
+// store shortens its effective retention instead of refusing anyone, and a
+// retry of a dropped record's request runs it again. A caller over its
+// budget is refused before anything is dropped for it. Pending records are
+// never dropped: only a store full of requests in flight answers
+// [ErrStoreFull]. [MemoryStore.Evictions] counts the dropped records.
+//
+// How many requests a second a store sustains for its retention: the
+// store keeps every response for the full retention as long as new keys
+// arrive at no more than min(MaxRecords, MaxBytes / average recorded
+// response) / Retention a second on average. With the defaults (100,000
+// records, 64 MiB) and the middleware's 24 h retention, that is 1.16 new
+// keys a second for responses under about 670 bytes (100,000 / 86,400 s),
+// and 0.76 a second for 1 KiB responses (65,536 / 86,400 s). Beyond that
+// rate the effective retention is the store's capacity divided by the
+// rate: at 100 new keys a second, about 17 minutes. Raise MaxRecords and
+// MaxBytes, or lower Options.Retention, to keep responses longer; watch
+// Evictions.
+//
+// Expired records are removed as new claims arrive (a min-heap per shard,
+// so no background goroutine and nothing to close). Its methods never
+// block on I/O.
 //
 // Fences are the larger of the clock in microseconds since the Unix epoch
 // and one more than the last fence the store issued, so they grow with
@@ -295,39 +306,36 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	now := s.now()
 	sh.sweep(s, now)
 	e := sh.entries[req.Key.ID]
+	// outside runs fn without holding sh, then looks the key up again.
+	outside := func(fn func()) {
+		sh.mu.Unlock()
+		fn()
+		sh.mu.Lock()
+		now = s.now()
+		sh.sweep(s, now)
+		e = sh.entries[req.Key.ID]
+	}
 	if e == nil {
 		// The budget first: a caller over it must not make the store drop
 		// other callers' records (create checks again, under the locks
 		// that make it exact).
 		ss := s.scopeShard(req.Key.Scope)
-		ss.mu.Lock()
-		_, over := ss.overBudget(req, now)
-		ss.mu.Unlock()
-		if over {
+		over := func() (ClaimResult, bool) {
+			ss.mu.Lock()
+			defer ss.mu.Unlock()
+			return ss.overBudget(req, now)
+		}
+		if _, ok := over(); ok {
 			// Expired records of the scope may sit in shards no claim has
 			// swept yet: sweep them all before refusing.
-			sh.mu.Unlock()
-			s.Sweep()
-			sh.mu.Lock()
-			now = s.now()
-			sh.sweep(s, now)
-			e = sh.entries[req.Key.ID]
-			ss.mu.Lock()
-			res, over := ss.overBudget(req, now)
-			ss.mu.Unlock()
-			if e == nil && over {
+			outside(s.Sweep)
+			if res, ok := over(); e == nil && ok {
 				sh.mu.Unlock()
 				return res, nil
 			}
 		}
 		if e == nil && s.atCapacity() {
-			// Room is made across shards, without holding this one.
-			sh.mu.Unlock()
-			s.makeRoom()
-			sh.mu.Lock()
-			now = s.now()
-			sh.sweep(s, now)
-			e = sh.entries[req.Key.ID]
+			outside(s.makeRoom) // room is made across shards
 		}
 	}
 	defer sh.mu.Unlock()

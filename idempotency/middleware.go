@@ -71,6 +71,9 @@ func New(store Store, scope ScopeFunc, o Options) *Middleware {
 	if store == nil {
 		panic("idempotency: New called with a nil Store")
 	}
+	if ms, ok := store.(*MemoryStore); ok && ms.now == nil {
+		panic("idempotency: New called with a MemoryStore not made by NewMemoryStore")
+	}
 	if scope == nil {
 		scope = AuthorizationScope
 	}

@@ -525,6 +525,7 @@ func TestNewPanicsOnImpossibleArguments(t *testing.T) {
 		want string
 	}{
 		{"nil store", nil, idempotency.Options{}, "nil Store"},
+		{"zero memory store", &idempotency.MemoryStore{}, idempotency.Options{}, "NewMemoryStore"},
 		{"safe method", store, idempotency.Options{Methods: []string{http.MethodGet}}, "Options.Methods"},
 		{"Set-Cookie replayed", store, idempotency.Options{ReplayHeaders: []string{"set-cookie"}}, "Options.ReplayHeaders"},
 		{"Transfer-Encoding replayed", store, idempotency.Options{ReplayHeaders: []string{"Transfer-Encoding"}}, "Options.ReplayHeaders"},

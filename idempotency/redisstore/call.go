@@ -13,6 +13,8 @@ import (
 	"github.com/backstop-go/backstop/idempotency"
 )
 
+var errZeroStore = fmt.Errorf("redisstore: %w: Store not made by redisstore.New", idempotency.ErrStoreUnavailable)
+
 // script is an embedded Lua script, called by its SHA-1 (EVALSHA) and by
 // its source when the server does not know it (EVAL).
 type script struct{ src, sha string }
@@ -36,6 +38,9 @@ func (onceCmd) NoRetry() bool { return true }
 func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (reply any, resent bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
+	}
+	if s.client == nil {
+		return nil, false, errZeroStore
 	}
 	parent := ctx
 	if s.timeout > 0 {
@@ -97,6 +102,9 @@ func (s *Store) process(ctx context.Context, name, script string, keys []string,
 func (s *Store) bounded(ctx context.Context, fn func(context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if s.client == nil {
+		return errZeroStore
 	}
 	parent := ctx
 	if s.timeout > 0 {

@@ -90,6 +90,19 @@ func TestNewPanicsOnImpossibleArguments(t *testing.T) {
 	}
 }
 
+// A zero Store fails every call with an error, not a panic at request
+// time.
+func TestZeroStoreFails(t *testing.T) {
+	var s redisstore.Store
+	ctx := context.Background()
+	if _, err := s.Claim(ctx, idempotency.ClaimRequest{Key: idempotency.RecordKey{Scope: "s", ID: "k"}, Fingerprint: "fp", Lease: time.Minute, Retention: time.Hour}); !errors.Is(err, idempotency.ErrStoreUnavailable) {
+		t.Fatalf("Claim on a zero Store = %v", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, idempotency.ErrStoreUnavailable) {
+		t.Fatalf("Ping on a zero Store = %v", err)
+	}
+}
+
 // The records of one caller share a hash tag with the caller's
 // bookkeeping, so every script touches one Cluster slot.
 func TestKeyLayout(t *testing.T) {

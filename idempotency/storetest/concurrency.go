@@ -11,62 +11,44 @@ import (
 
 // Concurrent calls on one key, and on one scope.
 
-func (s *suite) concurrentClaims(t *testing.T, st idempotency.Store) {
-	const n = 50
+// concurrently makes n claims at once and counts their outcomes.
+func concurrently(t *testing.T, n int, req func(i int) idempotency.ClaimRequest, st idempotency.Store) map[idempotency.Outcome]int {
+	t.Helper()
 	var wg sync.WaitGroup
 	results := make([]idempotency.ClaimResult, n)
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() {
-			results[i], errs[i] = st.Claim(ctx(t), idempotency.ClaimRequest{Key: key("k"), Fingerprint: "fp", Lease: long, Retention: long})
-		})
+		wg.Go(func() { results[i], errs[i] = st.Claim(ctx(t), req(i)) })
 	}
 	wg.Wait()
-	claimed := 0
+	outcomes := map[idempotency.Outcome]int{}
 	for i, r := range results {
 		if errs[i] != nil {
 			t.Fatalf("Claim: %v", errs[i])
 		}
-		switch r.Outcome {
-		case idempotency.Claimed:
-			claimed++
-		case idempotency.InFlight:
-		default:
-			t.Fatalf("outcome %v", r.Outcome)
-		}
+		outcomes[r.Outcome]++
 	}
-	if claimed != 1 {
-		t.Fatalf("%d of %d concurrent claims won, want exactly 1", claimed, n)
+	return outcomes
+}
+
+func (s *suite) concurrentClaims(t *testing.T, st idempotency.Store) {
+	const n = 50
+	got := concurrently(t, n, func(int) idempotency.ClaimRequest {
+		return idempotency.ClaimRequest{Key: key("k"), Fingerprint: "fp", Lease: long, Retention: long}
+	}, st)
+	if got[idempotency.Claimed] != 1 || got[idempotency.InFlight] != n-1 {
+		t.Fatalf("outcomes of %d concurrent claims of one key = %v, want exactly 1 claimed, the rest in flight", n, got)
 	}
 }
 
 // Concurrent claims of distinct keys in one scope never exceed its budget.
 func (s *suite) concurrentClaimsWithinBudget(t *testing.T, st idempotency.Store) {
 	const n, budget = 40, 10
-	var wg sync.WaitGroup
-	results := make([]idempotency.ClaimResult, n)
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			results[i], errs[i] = st.Claim(ctx(t), budgetReq(key(fmt.Sprint("k", i)), budget, 0))
-		})
-	}
-	wg.Wait()
-	claimed := 0
-	for i, r := range results {
-		if errs[i] != nil {
-			t.Fatalf("Claim: %v", errs[i])
-		}
-		switch r.Outcome {
-		case idempotency.Claimed:
-			claimed++
-		case idempotency.OverBudget:
-		default:
-			t.Fatalf("outcome %v", r.Outcome)
-		}
-	}
-	if claimed != budget {
-		t.Fatalf("%d of %d concurrent claims in one scope won, want the budget, %d", claimed, n, budget)
+	got := concurrently(t, n, func(i int) idempotency.ClaimRequest {
+		return budgetReq(key(fmt.Sprint("k", i)), budget, 0)
+	}, st)
+	if got[idempotency.Claimed] != budget || got[idempotency.OverBudget] != n-budget {
+		t.Fatalf("outcomes of %d concurrent claims in one scope = %v, want the budget, %d, claimed and the rest over budget", n, got, budget)
 	}
 }
 

@@ -42,6 +42,12 @@ if not r[1] then
     end
     redis.call('ZREM', KEYS[2], m)
   end
+  -- A record of this name that expired unswept leaves no size behind.
+  local stale = redis.call('HGET', KEYS[3], ARGV[7])
+  if stale then
+    redis.call('HINCRBY', KEYS[3], '#b', -tonumber(stale))
+    redis.call('HDEL', KEYS[3], ARGV[7])
+  end
   local maxRecords, maxBytes = tonumber(ARGV[5]), tonumber(ARGV[6])
   if (maxRecords > 0 and redis.call('ZCOUNT', KEYS[2], now, '+inf') >= maxRecords)
       or (maxBytes > 0 and tonumber(redis.call('HGET', KEYS[3], '#b') or '0') >= maxBytes) then
