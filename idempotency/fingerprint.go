@@ -86,22 +86,26 @@ func hexString(sum []byte) string {
 }
 
 // recordKey returns the record key for a client key within a scope:
-// Scope is the hex SHA-256 of the length-prefixed scope, and ID the hex
-// SHA-256 of that digest and the length-prefixed key, so that neither the
-// raw key nor the caller's identity is stored or sent to the store, and a
-// long scope (a bearer token) is hashed once. Both strings share one
-// allocation.
+// Scope is the first 128 bits, in hex, of the SHA-256 of the
+// length-prefixed scope, and ID those of the SHA-256 of that digest and
+// the length-prefixed key. Neither the raw key nor the caller's identity
+// is stored or sent to the store, a long scope (a bearer token) is hashed
+// once, and both strings share one allocation of 64 bytes. 128 bits keep
+// records apart: reaching another caller's record takes a second
+// preimage, and a collision among one's own records (2^64 work) only
+// merges them.
 func recordKey(scope, key string) RecordKey {
 	var buf [512]byte
 	scopeSum := sha256.Sum256(appendField(buf[:0], scope))
 	b := append(buf[:0], scopeSum[:]...)
 	b = appendField(b, key)
 	idSum := sha256.Sum256(b)
-	var h [4 * sha256.Size]byte
-	hex.Encode(h[:2*sha256.Size], scopeSum[:])
-	hex.Encode(h[2*sha256.Size:], idSum[:])
+	const half = sha256.Size / 2
+	var h [4 * half]byte
+	hex.Encode(h[:2*half], scopeSum[:half])
+	hex.Encode(h[2*half:], idSum[:half])
 	both := string(h[:])
-	return RecordKey{Scope: both[:2*sha256.Size], ID: both[2*sha256.Size:]}
+	return RecordKey{Scope: both[:2*half], ID: both[2*half:]}
 }
 
 func appendField(b []byte, s string) []byte {

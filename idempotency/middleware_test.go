@@ -493,8 +493,8 @@ func TestRecordKeyHidesKeyAndScope(t *testing.T) {
 	spy := &keySpy{Store: newMemory(t, nil)}
 	newMW(t, spy, idempotency.Options{}).Handler(&counter{}).ServeHTTP(httptest.NewRecorder(), req{auth: "Bearer secret-token"}.build())
 	for _, part := range []string{spy.key.Scope, spy.key.ID} {
-		if len(part) != 64 || strings.Trim(part, "0123456789abcdef") != "" {
-			t.Fatalf("record key %+v is not two hex SHA-256 digests", spy.key)
+		if len(part) != 32 || strings.Trim(part, "0123456789abcdef") != "" {
+			t.Fatalf("record key %+v is not two 128-bit hex digests", spy.key)
 		}
 	}
 	if spy.key.Scope == spy.key.ID {

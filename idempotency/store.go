@@ -70,14 +70,15 @@ type Store interface {
 }
 
 // RecordKey names a record. The middleware derives both parts from the
-// caller's scope and the client's Idempotency-Key with SHA-256, so neither
-// the key nor the caller's identity reaches a store in clear.
+// caller's scope and the client's Idempotency-Key with SHA-256 (128 bits
+// of each digest, as 32 hex digits), so neither the key nor the caller's
+// identity reaches a store in clear.
 type RecordKey struct {
-	// Scope identifies the caller (64 hex digits). The records of one
-	// scope share its budget (ClaimRequest.MaxRecords and MaxBytes); a
-	// store may keep them together.
+	// Scope identifies the caller. The records of one scope share its
+	// budget (ClaimRequest.MaxRecords and MaxBytes); a store may keep them
+	// together.
 	Scope string
-	// ID identifies the record among all scopes (64 hex digits).
+	// ID identifies the record among all scopes.
 	ID string
 }
 

@@ -97,11 +97,11 @@ func ctx(t *testing.T) context.Context {
 
 func hexSHA(s string) string {
 	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:16])
 }
 
 // keyOf returns the record key of name within scope, shaped as the
-// middleware's (64 hex digits each).
+// middleware's (32 hex digits each).
 func keyOf(scope, name string) idempotency.RecordKey {
 	return idempotency.RecordKey{Scope: hexSHA("scope " + scope), ID: hexSHA(scope + "/" + name)}
 }
