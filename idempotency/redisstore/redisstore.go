@@ -109,11 +109,13 @@ type Options struct {
 //   - maxmemory-policy noeviction (or a dedicated instance without a
 //     memory limit): an evicted claim means a request runs twice.
 //     [Store.CheckPolicy] checks it; call it at startup.
-//   - memory for every caller's budget: the store holds at most
-//     MaxRecordsPerScope records and MaxBytesPerScope bytes of responses
-//     per caller, and about 300 bytes of bookkeeping per record on top of
-//     the response. A Redis that runs out of memory refuses new claims
-//     (503) until records expire.
+//   - memory for the records: a record of a small response takes about
+//     1.3 KB in Redis (measured with an 80-byte body: the record, and
+//     about 70 bytes for the scope's bookkeeping), so a caller's budget
+//     (MaxRecordsPerScope records, MaxBytesPerScope bytes of responses)
+//     bounds what one caller can take, and the rate of new keys times the
+//     retention what all take. A Redis that runs out of memory refuses new
+//     claims (503) until records expire.
 //   - persistence (AOF) if records must survive a restart of Redis;
 //   - replication is asynchronous, so a failover can lose a claim made
 //     just before it. The guarantee is "at most once per key while the
