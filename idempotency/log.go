@@ -21,16 +21,16 @@ const (
 	outMismatch
 	outNotReplayable
 	outOverBudget
-	outReleased
 	outRejected
 	outStoreError
 	outFailOpen
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"executed", "takeover", "replayed", "in_flight", "mismatch", "not_replayable", "over_budget", "released", "rejected", "store_error", "fail_open"}
+var outcomeNames = [numOutcomes]string{"executed", "takeover", "replayed", "in_flight", "mismatch", "not_replayable", "over_budget", "rejected", "store_error", "fail_open"}
 
-// record counts o and sets it on the request's span.
+// record counts o, one per covered request, and sets it on the request's
+// span.
 func (m *Middleware) record(ctx context.Context, o outcome, fence int64) {
 	m.counter.Add(ctx, 1, m.outcomeSet[o]...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {

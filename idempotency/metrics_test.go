@@ -63,8 +63,8 @@ func TestMetrics(t *testing.T) {
 	serve(h, req{keys: []string{"another-key-0123456789"}}) // over_budget
 	serve(h, req{method: http.MethodGet})                   // not covered: not counted
 	silent := newMW(t, store, idempotency.Options{MeterProvider: mp}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	serve(silent, req{auth: "Bearer bob"}) // executed, then released: nothing written
-	want := map[string]int64{"executed": 2, "replayed": 2, "mismatch": 1, "rejected": 1, "over_budget": 1, "released": 1}
+	serve(silent, req{auth: "Bearer bob"}) // executed (then released: nothing written), counted once
+	want := map[string]int64{"executed": 2, "replayed": 2, "mismatch": 1, "rejected": 1, "over_budget": 1}
 	mp.mu.Lock()
 	defer mp.mu.Unlock()
 	if len(mp.counts) != len(want) {
@@ -106,5 +106,17 @@ func TestSpanAttributes(t *testing.T) {
 		if _, ok := span.attrs["idempotency.fence"]; ok != (want == "executed") {
 			t.Fatalf("fence attribute present = %v for %s", ok, want)
 		}
+	}
+}
+
+// A response the middleware did not see is marked on the span, so that a
+// router writing around the middleware shows in traces.
+func TestSpanMarksUnrecordedResponse(t *testing.T) {
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	span := &fakeSpan{attrs: map[attribute.Key]attribute.Value{}}
+	r := req{}.build()
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(trace.ContextWithSpan(r.Context(), span)))
+	if v, ok := span.attrs["idempotency.unrecorded"]; !ok || !v.AsBool() {
+		t.Fatalf("span attributes %v, want idempotency.unrecorded=true", span.attrs)
 	}
 }

@@ -111,13 +111,15 @@ type Options struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
 	// MeterProvider provides the counter backstop.idempotency.requests,
-	// whose attribute idempotency.outcome is one of executed, takeover,
-	// replayed, in_flight, mismatch, not_replayable, over_budget, released
-	// (the handler's response was not recorded: see Handler), rejected
-	// (bad key, scope or body), store_error and fail_open. The same
-	// outcome (and the fence of an executed request) is set on the
-	// request's active span. Nil means the global provider
-	// (otel.GetMeterProvider()), a no-op until an SDK is installed.
+	// which counts each covered request once, with the attribute
+	// idempotency.outcome: executed, takeover, replayed, in_flight,
+	// mismatch, not_replayable, over_budget, rejected (bad key, scope or
+	// body), store_error or fail_open. The same outcome (and the fence of
+	// an executed request) is set on the request's active span, with
+	// idempotency.unrecorded=true when the handler wrote nothing through
+	// the middleware's ResponseWriter (see Middleware.Handler). Nil means
+	// the global provider (otel.GetMeterProvider()), a no-op until an SDK
+	// is installed.
 	MeterProvider metric.MeterProvider
 
 	// Logger receives one record per failure: a lost claim, a response

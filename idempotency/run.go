@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // run serves a claimed request: heartbeat, handler, then complete or
@@ -41,7 +44,9 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		// implicit 200, but a router may yet render an error of its own
 		// outside rw (echo renders a returned error after the middleware
 		// returns): what the client gets is unknown, so nothing is kept.
-		m.record(r.Context(), outReleased, res.Owner.Fence)
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetAttributes(attribute.Bool("idempotency.unrecorded", true))
+		}
 		m.release(r.Context(), key, res.Owner)
 		return
 	}
