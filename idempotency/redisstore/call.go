@@ -31,8 +31,8 @@ func (onceCmd) NoRetry() bool { return true }
 
 // run calls sc with keys and args within Options.Timeout. It sends the
 // call a second time, at once, when the first failed because its
-// connection was lost, and reports whether it did so (every script
-// recognises a call it already ran). Errors wrap
+// connection was lost (or it found none free in the pool), and reports
+// whether it did so (every script recognises a call it already ran). Errors wrap
 // idempotency.ErrStoreUnavailable, except that a ctx that is done before
 // the call ends returns its own error.
 func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (reply any, resent bool, err error) {
@@ -49,7 +49,9 @@ func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any)
 		defer cancel()
 	}
 	reply, err = s.eval(ctx, sc, keys, args)
-	if err != nil && connectionLost(err) && ctx.Err() == nil {
+	// A pool that had no connection free for the client's PoolTimeout
+	// sent nothing: worth the one retry too, when Timeout is longer.
+	if err != nil && (connectionLost(err) || errors.Is(err, redis.ErrPoolTimeout)) && ctx.Err() == nil {
 		resent = true
 		reply, err = s.eval(ctx, sc, keys, args)
 	}
