@@ -2,7 +2,10 @@ package idempotency
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -266,3 +269,17 @@ var (
 	// in flight. The middleware answers it with [ErrUnavailable].
 	ErrStoreFull = errors.New("idempotency: store is full")
 )
+
+// NewToken returns a fresh owner token for Store implementations: 128
+// random bits in hex, unique across processes with overwhelming
+// probability. Tokens identify a claim between the middleware and its
+// store and never reach clients, so they come from math/rand/v2 (ChaCha8,
+// seeded by the runtime from the OS) rather than a system call per token.
+func NewToken() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	var h [32]byte
+	hex.Encode(h[:], b[:])
+	return string(h[:])
+}
