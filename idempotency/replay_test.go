@@ -294,3 +294,25 @@ func TestReplayedHeaderValuesAreFresh(t *testing.T) {
 		t.Fatalf("third response Location %q, %s %q; want the recorded /orders/1 and true", got, idempotency.HeaderReplayed, rec.Header().Get(idempotency.HeaderReplayed))
 	}
 }
+
+// DefaultReplayHeaders hands out a copy: changing it changes no
+// middleware's allow-list.
+func TestDefaultReplayHeadersIsACopy(t *testing.T) {
+	defaults := idempotency.DefaultReplayHeaders()
+	for i := range defaults {
+		defaults[i] = "X-Changed"
+	}
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/orders/1")
+		w.Header().Set("X-Changed", "leaked")
+		w.WriteHeader(http.StatusCreated)
+	}))
+	serve(h, req{})
+	rep := serve(h, req{})
+	if rep.Header().Get("Location") != "/orders/1" || rep.Header().Get("X-Changed") != "" {
+		t.Fatalf("replayed headers %v, want Location and not X-Changed", rep.Header())
+	}
+	if got := idempotency.DefaultReplayHeaders(); got[0] == "X-Changed" {
+		t.Fatalf("DefaultReplayHeaders() = %v after a caller changed its copy", got)
+	}
+}
