@@ -17,7 +17,9 @@ var errZeroStore = fmt.Errorf("redisstore: %w: Store not made by redisstore.New"
 
 // script is an embedded Lua script, called by its SHA-1 (EVALSHA) and by
 // its source when the server does not know it (EVAL).
-type script struct{ src, sha string }
+type script struct {
+	src, sha any // boxed once
+}
 
 func newScript(src string) *script {
 	return &script{src: src, sha: redis.NewScript(src).Hash()}
@@ -35,7 +37,9 @@ func (onceCmd) NoRetry() bool { return true }
 // whether it did so (every script recognises a call it already ran). Errors wrap
 // idempotency.ErrStoreUnavailable, except that a ctx that is done before
 // the call ends returns its own error.
-func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any) (reply any, resent bool, err error) {
+//
+// The script touches k's record, and its scope's keys when scoped.
+func (s *Store) run(ctx context.Context, sc *script, k recordKeys, scoped bool, args ...any) (reply any, resent bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -48,12 +52,12 @@ func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any)
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	reply, err = s.eval(ctx, sc, keys, args)
+	reply, err = s.eval(ctx, sc, k, scoped, args)
 	// A pool that had no connection free for the client's PoolTimeout
 	// sent nothing: worth the one retry too, when Timeout is longer.
 	if err != nil && (connectionLost(err) || errors.Is(err, redis.ErrPoolTimeout)) && ctx.Err() == nil {
 		resent = true
-		reply, err = s.eval(ctx, sc, keys, args)
+		reply, err = s.eval(ctx, sc, k, scoped, args)
 	}
 	if err != nil {
 		if perr := parent.Err(); perr != nil {
@@ -66,19 +70,20 @@ func (s *Store) run(ctx context.Context, sc *script, keys []string, args ...any)
 
 // eval sends EVALSHA, and EVAL when the server's script cache lacks sc
 // (after a restart or a failover).
-func (s *Store) eval(ctx context.Context, sc *script, keys []string, args []any) (any, error) {
-	v, err := s.process(ctx, "evalsha", sc.sha, keys, args)
+func (s *Store) eval(ctx context.Context, sc *script, k recordKeys, scoped bool, args []any) (any, error) {
+	v, err := s.process(ctx, "evalsha", sc.sha, k, scoped, args)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		v, err = s.process(ctx, "eval", sc.src, keys, args)
+		v, err = s.process(ctx, "eval", sc.src, k, scoped, args)
 	}
 	return v, err
 }
 
-func (s *Store) process(ctx context.Context, name, script string, keys []string, args []any) (any, error) {
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-	cmdArgs = append(cmdArgs, name, script, len(keys))
-	for _, k := range keys {
-		cmdArgs = append(cmdArgs, k)
+func (s *Store) process(ctx context.Context, name string, script any, k recordKeys, scoped bool, args []any) (any, error) {
+	cmdArgs := make([]any, 0, 6+len(args))
+	if scoped {
+		cmdArgs = append(cmdArgs, name, script, 3, k.record, k.expiries, k.usage)
+	} else {
+		cmdArgs = append(cmdArgs, name, script, 1, k.record)
 	}
 	cmdArgs = append(cmdArgs, args...)
 	cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}

@@ -19,10 +19,13 @@ func TestClaimSentTwiceReturnsTheClaim(t *testing.T) {
 	s := New(c, Options{Prefix: strings.TrimSuffix(redistest.Prefix(t), ":"), Timeout: 10 * time.Second})
 	ctx := context.Background()
 	key := idempotency.RecordKey{Scope: "scope", ID: "k"}
-	keys, member := s.keys(key)
+	k := s.keys(key)
+	if k.record != s.prefix+"scope}:k" || k.expiries != s.prefix+"scope}:x" || k.usage != s.prefix+"scope}:u" || k.member != "k" {
+		t.Fatalf("keys = %+v", k)
+	}
 	run := func(token string, lease time.Duration) []any {
 		t.Helper()
-		v, _, err := s.run(ctx, claimScript, keys, token, "fp", ms(lease), ms(time.Hour), 0, 0, member)
+		v, _, err := s.run(ctx, claimScript, k, true, token, "fp", ms(lease), ms(time.Hour), 0, 0, k.member)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +40,7 @@ func TestClaimSentTwiceReturnsTheClaim(t *testing.T) {
 		t.Fatalf("another caller's claim = %v, want inflight", other)
 	}
 	// The same after a takeover: the resent takeover keeps its fence.
-	if err := c.HSet(ctx, keys[0], "lease", "0").Err(); err != nil { // the lease runs out
+	if err := c.HSet(ctx, k.record, "lease", "0").Err(); err != nil { // the lease runs out
 		t.Fatal(err)
 	}
 	took := run("token-3", time.Minute)
@@ -57,7 +60,7 @@ func TestClaimSentTwiceReturnsTheClaim(t *testing.T) {
 	if err := s.Complete(ctx, key, owner, idempotency.Response{Status: 201}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if v, _, err := s.run(ctx, completeScript, keys, owner.Token, owner.Fence, 201, "", "", "", ms(time.Hour), member); err != nil || v != int64(2) {
+	if v, _, err := s.run(ctx, completeScript, k, true, owner.Token, owner.Fence, 201, "", "", "", ms(time.Hour), k.member); err != nil || v != int64(2) {
 		t.Fatalf("completion sent again = %v, %v; want 2 (completed already by this owner)", v, err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -128,6 +129,25 @@ type Store struct {
 	client  redis.UniversalClient
 	prefix  string // Prefix + ":{"
 	timeout time.Duration
+	numbers atomic.Pointer[claimNumbers] // the last claim's, boxed
+}
+
+// claimNumbers are the numeric arguments of claims, boxed once: they come
+// from the middleware's options and rarely change, and boxing an int64
+// allocates.
+type claimNumbers struct {
+	values [4]int64
+	boxed  [4]any
+}
+
+func (s *Store) claimNumbers(lease, retention, maxRecords, maxBytes int64) *[4]any {
+	v := [4]int64{lease, retention, maxRecords, maxBytes}
+	if n := s.numbers.Load(); n != nil && n.values == v {
+		return &n.boxed
+	}
+	n := &claimNumbers{values: v, boxed: [4]any{lease, retention, maxRecords, maxBytes}}
+	s.numbers.Store(n)
+	return &n.boxed
 }
 
 // New returns a Store that keeps records through client, which may be any
@@ -195,11 +215,24 @@ func forEachNode(ctx context.Context, client redis.UniversalClient, fn func(cont
 	return fn(ctx, client)
 }
 
-// keys returns the names of a record and of its scope's bookkeeping, and
-// the record's name within the scope.
-func (s *Store) keys(k idempotency.RecordKey) (names []string, member string) {
-	base := s.prefix + k.Scope + "}:"
-	return []string{base + k.ID, base + "x", base + "u"}, k.ID
+// recordKeys are the names of a record and of its scope's bookkeeping,
+// substrings of one allocation.
+type recordKeys struct {
+	record, expiries, usage string
+	member                  string // the record's name within its scope
+}
+
+func (s *Store) keys(k idempotency.RecordKey) recordKeys {
+	// prefix:{S}:ID prefix:{S}:x prefix:{S}:u
+	base := len(s.prefix) + len(k.Scope) + 2
+	all := s.prefix + k.Scope + "}:" + k.ID + s.prefix + k.Scope + "}:x" + s.prefix + k.Scope + "}:u"
+	r := base + len(k.ID)
+	return recordKeys{
+		record:   all[:r],
+		expiries: all[r : r+base+1],
+		usage:    all[r+base+1:],
+		member:   all[base:r],
+	}
 }
 
 func ms(d time.Duration) int64 {
@@ -216,15 +249,15 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 		return idempotency.ClaimResult{}, errors.New("redisstore: Claim needs a positive lease and retention")
 	}
 	token := idempotency.NewToken()
-	keys, member := s.keys(req.Key)
-	reply, _, err := s.run(ctx, claimScript, keys, token, req.Fingerprint, ms(req.Lease), ms(req.Retention),
-		max(req.MaxRecords, 0), max(req.MaxBytes, 0), member)
+	k := s.keys(req.Key)
+	n := s.claimNumbers(ms(req.Lease), ms(req.Retention), int64(max(req.MaxRecords, 0)), max(req.MaxBytes, 0))
+	reply, _, err := s.run(ctx, claimScript, k, true, token, req.Fingerprint, n[0], n[1], n[2], n[3], k.member)
 	if err != nil {
 		if mayHaveRun(err) {
 			// The claim may have been made with a token nobody will know:
 			// it would answer the client's retry with 409 until its lease
 			// ran out. Withdraw it, without holding up this answer.
-			go s.withdraw(keys, token, member)
+			go s.withdraw(k, token)
 		}
 		return idempotency.ClaimResult{}, err
 	}
@@ -275,8 +308,8 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 
 // withdraw deletes the pending record that token holds, if any, within
 // Timeout. Its own failure changes nothing: the claim then lasts its lease.
-func (s *Store) withdraw(keys []string, token, member string) {
-	_, _, _ = s.run(context.Background(), withdrawScript, keys, token, member)
+func (s *Store) withdraw(k recordKeys, token string) {
+	_, _, _ = s.run(context.Background(), withdrawScript, k, true, token, k.member)
 }
 
 // owned maps the reply of extend, complete and release.
@@ -295,16 +328,16 @@ func owned(reply any, err error) error {
 
 // Extend implements [idempotency.Store].
 func (s *Store) Extend(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner, lease time.Duration) error {
-	keys, member := s.keys(key)
-	reply, _, err := s.run(ctx, extendScript, keys, owner.Token, owner.Fence, ms(lease), member)
+	k := s.keys(key)
+	reply, _, err := s.run(ctx, extendScript, k, true, owner.Token, owner.Fence, ms(lease), k.member)
 	return owned(reply, err)
 }
 
 // Complete implements [idempotency.Store].
 func (s *Store) Complete(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) error {
-	keys, member := s.keys(key)
-	reply, resent, err := s.run(ctx, completeScript, keys, owner.Token, owner.Fence,
-		resp.Status, encodeHeader(resp.Header), resp.Body, string(resp.NotReplayable), ms(retention), member)
+	k := s.keys(key)
+	reply, resent, err := s.run(ctx, completeScript, k, true, owner.Token, owner.Fence,
+		resp.Status, encodeHeader(resp.Header), resp.Body, string(resp.NotReplayable), ms(retention), k.member)
 	if n, _ := reply.(int64); n == 2 && err == nil {
 		if resent {
 			return nil // the first attempt completed it before its connection was lost
@@ -316,15 +349,14 @@ func (s *Store) Complete(ctx context.Context, key idempotency.RecordKey, owner i
 
 // Release implements [idempotency.Store].
 func (s *Store) Release(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner) error {
-	keys, member := s.keys(key)
-	reply, _, err := s.run(ctx, releaseScript, keys, owner.Token, owner.Fence, member)
+	k := s.keys(key)
+	reply, _, err := s.run(ctx, releaseScript, k, true, owner.Token, owner.Fence, k.member)
 	return owned(reply, err)
 }
 
 // Get implements [idempotency.Store].
 func (s *Store) Get(ctx context.Context, key idempotency.RecordKey) (idempotency.Record, error) {
-	keys, _ := s.keys(key)
-	reply, _, err := s.run(ctx, getScript, keys[:1])
+	reply, _, err := s.run(ctx, getScript, s.keys(key), false)
 	if err != nil {
 		return idempotency.Record{}, err
 	}
