@@ -87,7 +87,7 @@ func hexString(sum []byte) string {
 
 // recordKey returns the record key for a client key within a scope:
 // Scope is the first 128 bits, in hex, of the SHA-256 of the
-// length-prefixed scope, and ID those of the SHA-256 of that digest and
+// length-prefixed scope, and ID those of the SHA-256 of those 128 bits and
 // the length-prefixed key. Neither the raw key nor the caller's identity
 // is stored or sent to the store, a long scope (a bearer token) is hashed
 // once, and both strings share one allocation of 64 bytes. 128 bits keep
@@ -95,12 +95,15 @@ func hexString(sum []byte) string {
 // preimage, and a collision among one's own records (2^64 work) only
 // merges them.
 func recordKey(scope, key string) RecordKey {
+	const half = sha256.Size / 2
 	var buf [512]byte
 	scopeSum := sha256.Sum256(appendField(buf[:0], scope))
-	b := append(buf[:0], scopeSum[:]...)
-	b = appendField(b, key)
+	// The kept half of the scope's digest and the key, uvarint-prefixed:
+	// with a UUID key, 53 bytes, one SHA-256 block.
+	b := append(buf[:0], scopeSum[:half]...)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
 	idSum := sha256.Sum256(b)
-	const half = sha256.Size / 2
 	var h [4 * half]byte
 	hex.Encode(h[:2*half], scopeSum[:half])
 	hex.Encode(h[2*half:], idSum[:half])

@@ -27,20 +27,18 @@ func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key RecordKe
 		return
 	}
 	m.record(r.Context(), outReplayed, 0)
-	n := 1
-	for _, v := range resp.Header {
-		n += len(v)
-	}
-	// One backing array for every value, HeaderReplayed's last.
-	all := make([]string, 0, n)
+	// One backing array for the values, HeaderReplayed's included, when
+	// each header has one value (the usual case); each header's values
+	// are a capped slice of it, so a later append copies.
+	all := make([]string, 1, len(resp.Header)+1)
+	all[0] = "true"
 	h := w.Header()
+	h[HeaderReplayed] = all[0:1:1]
 	for k, v := range resp.Header {
 		start := len(all)
 		all = append(all, v...)
 		h[k] = all[start:len(all):len(all)]
 	}
-	all = append(all, "true")
-	h[HeaderReplayed] = all[n-1 : n : n]
 	w.WriteHeader(resp.Status)
 	if r.Method != http.MethodHead && len(resp.Body) > 0 {
 		_, _ = w.Write(resp.Body)
