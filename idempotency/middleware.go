@@ -220,6 +220,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		MaxRecords: o.MaxRecordsPerScope, MaxBytes: o.MaxBytesPerScope,
 	}
 
+	if r.Context().Err() != nil {
+		return // the client went away: claim nothing for no one
+	}
 	res, err := m.claim(r.Context(), req)
 	if err == nil && res.Outcome == InFlight && o.WaitTimeout > 0 {
 		res, err = m.wait(r.Context(), req)

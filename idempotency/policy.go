@@ -60,7 +60,9 @@ func KeepAll(int) Decision { return KeepResponse }
 // handler that knows a side effect happened can keep a 5xx response, and
 // one that knows nothing happened can release the key of a 4xx. It reports
 // whether ctx belongs to a request the middleware claimed. The last call
-// wins; d must be KeepResponse or ReleaseKey.
+// wins; d must be KeepResponse or ReleaseKey. A handler that writes
+// nothing through the ResponseWriter the middleware gave it has its key
+// released whatever it decides: there is no response to keep.
 func Decide(ctx context.Context, d Decision) bool {
 	st, ok := ctx.Value(ctxKey{}).(*execState)
 	if !ok || (d != KeepResponse && d != ReleaseKey) {
