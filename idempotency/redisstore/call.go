@@ -87,22 +87,8 @@ func (s *Store) process(ctx context.Context, name string, script any, k recordKe
 	}
 	cmdArgs = append(cmdArgs, args...)
 	cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
-	if s.timeout <= 0 {
-		err := s.client.Process(ctx, cmd)
-		return cmd.Val(), err
-	}
-	// go-redis honours ctx while it dials, waits for a connection or backs
-	// off, but on the socket only with ContextTimeoutEnabled; the
-	// goroutine makes Timeout hold whatever the client's settings. After
-	// an early return it ends within the client's own ReadTimeout.
-	done := make(chan error, 1)
-	go func() { done <- s.client.Process(ctx, cmd) }()
-	select {
-	case err := <-done:
-		return cmd.Val(), err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	err := s.client.Process(ctx, cmd)
+	return cmd.Val(), err
 }
 
 // bounded runs fn within Options.Timeout and wraps its error.
@@ -119,14 +105,7 @@ func (s *Store) bounded(ctx context.Context, fn func(context.Context) error) err
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)
 		defer cancel()
 	}
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	var err error
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
+	err := fn(ctx)
 	if err == nil {
 		return nil
 	}
@@ -140,11 +119,14 @@ func (s *Store) bounded(ctx context.Context, fn func(context.Context) error) err
 }
 
 // mayHaveRun reports whether a command that failed with err may have
-// reached the server: it timed out, or lost its connection, after being
-// sent, or its caller gave up on it. A connection that could not be made
+// reached the server: it timed out (the context's deadline, or the
+// socket's), or lost its connection, after being sent, or its caller gave
+// up on it. A connection that could not be made
 // sent nothing.
 func mayHaveRun(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || connectionLost(err)
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &ne) && ne.Timeout() || connectionLost(err)
 }
 
 // connectionLost reports whether err says that a connection the command

@@ -1,7 +1,7 @@
 // Package redisstore is an idempotency.Store in Redis, for services with
 // more than one instance.
 //
-//	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"}) // or a Cluster, Sentinel or Ring client
+//	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true}) // or a Cluster, Sentinel or Ring client
 //	store := redisstore.New(client, redisstore.Options{Prefix: "orders-api:idem"})
 //	if err := store.CheckPolicy(ctx); err != nil { ... } // maxmemory-policy noeviction
 //	m := idempotency.New(store, principalOf, idempotency.Options{})

@@ -17,7 +17,9 @@ import (
 // Wiring the Redis store into the middleware. New does no I/O: check the
 // server at startup, then serve.
 func Example() {
-	client := redis.NewClient(&redis.Options{Addr: "localhost:6379"}) // or a Cluster, Sentinel or Ring client
+	// ContextTimeoutEnabled lets the store's Timeout cut off a server that
+	// hangs, not only one that refuses connections.
+	client := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true}) // or a Cluster, Sentinel or Ring client
 	defer client.Close()
 	store := redisstore.New(client, redisstore.Options{Prefix: "orders-api:idem"})
 	if err := store.CheckPolicy(context.Background()); err != nil {

@@ -51,14 +51,18 @@ type Options struct {
 	// move the hash tag. Empty means "idempotency".
 	Prefix string
 
-	// Timeout bounds every call of the store, whatever the client's own
-	// timeouts and retries, and whatever the caller's context allows: a
-	// call that has no answer by then returns an error wrapping
+	// Timeout bounds every call of the store, go-redis's dialling, waits
+	// for a pooled connection and retries included: a call that has no
+	// answer by then returns an error wrapping
 	// idempotency.ErrStoreUnavailable (the command may still run on the
-	// server). Zero means DefaultTimeout, 50 ms; negative means only the
-	// caller's context bounds a call, and go-redis's own timeouts apply.
-	// Raise it if Redis is far away or records large responses over a slow
-	// link: a completion that keeps timing out is not recorded.
+	// server). It is a context deadline, which go-redis honours on the
+	// socket only when the client has ContextTimeoutEnabled: set that, or
+	// a server that accepts connections and never answers holds each call
+	// for the client's ReadTimeout (3 s by default). Zero means
+	// DefaultTimeout, 50 ms; negative means only the caller's context
+	// bounds a call. Raise it if Redis is far away or records large
+	// responses over a slow link: a completion that keeps timing out is not
+	// recorded.
 	Timeout time.Duration
 }
 
@@ -89,7 +93,8 @@ type Options struct {
 //
 // # Failures
 //
-// Each call is bounded by Options.Timeout. The store sends its commands
+// Each call is bounded by Options.Timeout (on the socket too when the
+// client has ContextTimeoutEnabled). The store sends its commands
 // with go-redis's retries switched off and retries once itself, at once,
 // when a connection it used was lost (a server restart, an idle
 // connection dropped by a proxy): its scripts recognise a command they

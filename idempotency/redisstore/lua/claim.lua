@@ -12,23 +12,6 @@ local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local lease = tonumber(ARGV[3])
 local ttl = lease + tonumber(ARGV[4])
 
--- A fence above the clock (µs), the scope's last fence and above.
-local function nextFence(above)
-  local last = tonumber(redis.call('HGET', KEYS[3], '#hw') or '0')
-  local f = math.max(nowus, last + 1, above + 1)
-  redis.call('HSET', KEYS[3], '#hw', string.format('%.0f', f))
-  return f
-end
-
--- The scope's keys live as long as its longest-lived record.
-local function keepScope(expiry)
-  for i = 2, 3 do
-    if redis.call('PTTL', KEYS[i]) < expiry - now then
-      redis.call('PEXPIRE', KEYS[i], expiry - now)
-    end
-  end
-end
-
 local r = redis.call('HMGET', KEYS[1], 'fp', 'st', 'lease', 'tok', 'fence', 'to')
 if not r[1] then
   -- Forget the scope's expired records (a bounded batch per claim: at
@@ -42,15 +25,19 @@ if not r[1] then
     end
     redis.call('ZREM', KEYS[2], m)
   end
-  -- A record of this name that expired unswept leaves no size behind.
-  local stale = redis.call('HGET', KEYS[3], ARGV[7])
-  if stale then
-    redis.call('HINCRBY', KEYS[3], '#b', -tonumber(stale))
-    redis.call('HDEL', KEYS[3], ARGV[7])
+  if #gone == 64 then
+    -- A backlog: a record of this name may have expired unswept; its size
+    -- must not stay counted.
+    local stale = redis.call('HGET', KEYS[3], ARGV[7])
+    if stale then
+      redis.call('HINCRBY', KEYS[3], '#b', -tonumber(stale))
+      redis.call('HDEL', KEYS[3], ARGV[7])
+    end
   end
+  local usage = redis.call('HMGET', KEYS[3], '#b', '#hw')
   local maxRecords, maxBytes = tonumber(ARGV[5]), tonumber(ARGV[6])
   if (maxRecords > 0 and redis.call('ZCOUNT', KEYS[2], now, '+inf') >= maxRecords)
-      or (maxBytes > 0 and tonumber(redis.call('HGET', KEYS[3], '#b') or '0') >= maxBytes) then
+      or (maxBytes > 0 and tonumber(usage[1] or '0') >= maxBytes) then
     local first = redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
     local wait = 0
     if first[2] then
@@ -58,13 +45,20 @@ if not r[1] then
     end
     return {'overbudget', wait}
   end
-  local fence = nextFence(0)
+  -- A fence above the clock (µs) and the scope's last fence.
+  local fence = string.format('%.0f', math.max(nowus, tonumber(usage[2] or '0') + 1))
+  redis.call('HSET', KEYS[3], '#hw', fence)
   redis.call('HSET', KEYS[1], 'v', '2', 'st', 'p', 'tok', ARGV[1], 'fp', ARGV[2],
-    'fence', string.format('%.0f', fence), 'lease', string.format('%.0f', now + lease))
+    'fence', fence, 'lease', string.format('%.0f', now + lease))
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('ZADD', KEYS[2], now + ttl, ARGV[7])
-  keepScope(now + ttl)
-  return {'claimed', fence}
+  -- The scope's keys live as long as its longest-lived record; both
+  -- always get the same expiry.
+  if redis.call('PTTL', KEYS[2]) < ttl then
+    redis.call('PEXPIRE', KEYS[2], ttl)
+    redis.call('PEXPIRE', KEYS[3], ttl)
+  end
+  return {'claimed', tonumber(fence)}
 end
 if r[1] ~= ARGV[2] then
   return {'mismatch'}
@@ -85,10 +79,17 @@ local left = tonumber(r[3]) - now
 if left > 0 then
   return {'inflight', left}
 end
-local fence = nextFence(tonumber(r[5]))
-redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'fence', string.format('%.0f', fence),
+-- Take over, with a fence above the clock, the scope's last fence and the
+-- previous owner's.
+local last = tonumber(redis.call('HGET', KEYS[3], '#hw') or '0')
+local fence = string.format('%.0f', math.max(nowus, last + 1, tonumber(r[5]) + 1))
+redis.call('HSET', KEYS[3], '#hw', fence)
+redis.call('HSET', KEYS[1], 'tok', ARGV[1], 'fence', fence,
   'lease', string.format('%.0f', now + lease), 'to', '1')
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[7])
-keepScope(now + ttl)
-return {'takeover', fence}
+if redis.call('PTTL', KEYS[2]) < ttl then
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+end
+return {'takeover', tonumber(fence)}

@@ -22,9 +22,8 @@ local size = #ARGV[4] + #ARGV[5]
 redis.call('ZADD', KEYS[2], now + retention, ARGV[8])
 redis.call('HSET', KEYS[3], ARGV[8], size)
 redis.call('HINCRBY', KEYS[3], '#b', size)
-for i = 2, 3 do
-  if redis.call('PTTL', KEYS[i]) < retention then
-    redis.call('PEXPIRE', KEYS[i], retention)
-  end
+if redis.call('PTTL', KEYS[2]) < retention then -- both scope keys share an expiry
+  redis.call('PEXPIRE', KEYS[2], retention)
+  redis.call('PEXPIRE', KEYS[3], retention)
 end
 return 1

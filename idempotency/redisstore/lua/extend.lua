@@ -12,10 +12,9 @@ redis.call('HSET', KEYS[1], 'lease', string.format('%.0f', now + lease))
 if redis.call('PTTL', KEYS[1]) < lease then
   redis.call('PEXPIRE', KEYS[1], lease)
   redis.call('ZADD', KEYS[2], now + lease, ARGV[4])
-  for i = 2, 3 do
-    if redis.call('PTTL', KEYS[i]) < lease then
-      redis.call('PEXPIRE', KEYS[i], lease)
-    end
+  if redis.call('PTTL', KEYS[2]) < lease then -- both scope keys share an expiry
+    redis.call('PEXPIRE', KEYS[2], lease)
+    redis.call('PEXPIRE', KEYS[3], lease)
   end
 end
 return 1
