@@ -35,9 +35,9 @@ func (m *Middleware) record(ctx context.Context, o outcome, fence int64) {
 	m.counter.Add(ctx, 1, m.outcomeSet[o]...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		if o == outExecuted || o == outTakeover {
-			span.SetAttributes(attribute.String("idempotency.outcome", outcomeNames[o]), attribute.Int64("idempotency.fence", fence))
+			span.SetAttributes(attribute.String("backstop.idempotency.result", outcomeNames[o]), attribute.Int64("backstop.idempotency.fence", fence))
 		} else {
-			span.SetAttributes(attribute.String("idempotency.outcome", outcomeNames[o]))
+			span.SetAttributes(attribute.String("backstop.idempotency.result", outcomeNames[o]))
 		}
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/backstop-go/backstop/idempotency"
 )
 
-// fakeMeter records counter additions by their idempotency.outcome.
+// fakeMeter records counter additions by their backstop.idempotency.result.
 type fakeMeter struct {
 	noop.MeterProvider
 	mu     sync.Mutex
@@ -44,7 +44,7 @@ func (m fakeMeterMeter) Int64Counter(string, ...metric.Int64CounterOption) (metr
 func (c fakeCounter) Add(_ context.Context, n int64, opts ...metric.AddOption) {
 	cfg := metric.NewAddConfig(opts)
 	set := cfg.Attributes()
-	v, _ := set.Value(attribute.Key("idempotency.outcome"))
+	v, _ := set.Value(attribute.Key("backstop.idempotency.result"))
 	c.p.mu.Lock()
 	c.p.counts[v.AsString()] += n
 	c.p.mu.Unlock()
@@ -100,10 +100,10 @@ func TestSpanAttributes(t *testing.T) {
 		r := req{}.build()
 		r = r.WithContext(trace.ContextWithSpan(r.Context(), span))
 		h.ServeHTTP(httptest.NewRecorder(), r)
-		if got := span.attrs["idempotency.outcome"].AsString(); got != want {
+		if got := span.attrs["backstop.idempotency.result"].AsString(); got != want {
 			t.Fatalf("outcome = %q, want %q", got, want)
 		}
-		if _, ok := span.attrs["idempotency.fence"]; ok != (want == "executed") {
+		if _, ok := span.attrs["backstop.idempotency.fence"]; ok != (want == "executed") {
 			t.Fatalf("fence attribute present = %v for %s", ok, want)
 		}
 	}
@@ -116,7 +116,7 @@ func TestSpanMarksUnrecordedResponse(t *testing.T) {
 	span := &fakeSpan{attrs: map[attribute.Key]attribute.Value{}}
 	r := req{}.build()
 	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(trace.ContextWithSpan(r.Context(), span)))
-	if v, ok := span.attrs["idempotency.unrecorded"]; !ok || !v.AsBool() {
-		t.Fatalf("span attributes %v, want idempotency.unrecorded=true", span.attrs)
+	if v, ok := span.attrs["backstop.idempotency.unrecorded"]; !ok || !v.AsBool() {
+		t.Fatalf("span attributes %v, want backstop.idempotency.unrecorded=true", span.attrs)
 	}
 }

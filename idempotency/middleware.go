@@ -110,7 +110,7 @@ func New(store Store, scope ScopeFunc, o Options) *Middleware {
 	}
 	m.counter = c
 	for i, name := range outcomeNames {
-		m.outcomeSet[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("idempotency.outcome", name)))}
+		m.outcomeSet[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("backstop.idempotency.result", name)))}
 	}
 	secs := (o.RetryAfter + time.Second - 1) / time.Second
 	m.retryAfter = strconv.FormatInt(int64(secs), 10)

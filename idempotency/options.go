@@ -112,11 +112,11 @@ type Options struct {
 
 	// MeterProvider provides the counter backstop.idempotency.requests,
 	// which counts each covered request once, with the attribute
-	// idempotency.outcome: executed, takeover, replayed, in_flight,
+	// backstop.idempotency.result: executed, takeover, replayed, in_flight,
 	// mismatch, not_replayable, over_budget, rejected (bad key, scope or
 	// body), store_error or fail_open. The same outcome (and the fence of
 	// an executed request) is set on the request's active span, with
-	// idempotency.unrecorded=true when the handler wrote nothing through
+	// backstop.idempotency.unrecorded=true when the handler wrote nothing through
 	// the middleware's ResponseWriter (see Middleware.Handler). Nil means
 	// the global provider (otel.GetMeterProvider()), a no-op until an SDK
 	// is installed.

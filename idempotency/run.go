@@ -45,7 +45,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		// outside rw (echo renders a returned error after the middleware
 		// returns): what the client gets is unknown, so nothing is kept.
 		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
-			span.SetAttributes(attribute.Bool("idempotency.unrecorded", true))
+			span.SetAttributes(attribute.Bool("backstop.idempotency.unrecorded", true))
 		}
 		m.release(r.Context(), key, res.Owner)
 		return
