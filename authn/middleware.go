@@ -124,7 +124,7 @@ func New(v *Verifier, opts Options) (*Middleware, error) {
 		m.bare = "Bearer " + m.realm
 		m.prefix = "Bearer " + m.realm + ", "
 	}
-	c, err := opts.MeterProvider.Meter("github.com/backstop-go/backstop/authn").Int64Counter("backstop.authn.decisions",
+	c, err := opts.MeterProvider.Meter("github.com/backstop-go/backstop/authn").Int64Counter("backstop.authn.requests",
 		metric.WithUnit("{request}"),
 		metric.WithDescription("Authentication decisions by result (authenticated, anonymous, missing, invalid, forbidden, unavailable)."))
 	if err != nil {
@@ -132,7 +132,7 @@ func New(v *Verifier, opts Options) (*Middleware, error) {
 	}
 	m.counter = c
 	for i, name := range resultNames {
-		m.results[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("authn.result", name)))}
+		m.results[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("backstop.authn.result", name)))}
 	}
 	return m, nil
 }
@@ -420,8 +420,8 @@ func (m *Middleware) record(ctx context.Context, res result, reason error) {
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
 		span.AddEvent("authn.rejected", trace.WithAttributes(
-			attribute.String("authn.result", resultNames[res]),
-			attribute.String("authn.reason", reason.Error())))
+			attribute.String("backstop.authn.result", resultNames[res]),
+			attribute.String("backstop.authn.reason", reason.Error())))
 	}
 }
 

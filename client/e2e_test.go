@@ -62,10 +62,7 @@ func newOrders(t *testing.T, store idempotency.Store, faults map[string]fault) *
 // newIdempotency returns the middleware under test, with one caller.
 func newIdempotency(t *testing.T, store idempotency.Store) *idempotency.Middleware {
 	t.Helper()
-	m, err := idempotency.New(store, func(*http.Request) (string, error) { return "tenant-1", nil }, idempotency.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := idempotency.New(store, func(*http.Request) (string, error) { return "tenant-1", nil }, idempotency.Options{})
 	return m
 }
 
@@ -118,19 +115,11 @@ func (o *orders) inject(next http.Handler) http.Handler {
 func stores(t *testing.T) map[string]func(t *testing.T) idempotency.Store {
 	return map[string]func(t *testing.T) idempotency.Store{
 		"memory": func(t *testing.T) idempotency.Store {
-			s, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return idempotency.NewMemoryStore(idempotency.MemoryOptions{})
 		},
 		"redis": func(t *testing.T) idempotency.Store {
 			prefix := strings.TrimSuffix(redistest.Prefix(t), ":")
-			s, err := redisstore.New(context.Background(), redistest.Client(t), redisstore.Options{Prefix: prefix})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
+			return redisstore.New(redistest.Client(t), redisstore.Options{Prefix: prefix})
 		},
 	}
 }
@@ -234,10 +223,7 @@ func TestConcurrentFaultsRunEachRequestOnce(t *testing.T) {
 // finished. It runs on a synctest clock, the service in memory.
 func TestInFlightRetriedUntilReplay(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
 		release := make(chan struct{})
 		var executions atomic.Int64
 		svc := newIdempotency(t, store).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -51,8 +51,8 @@ func Example() {
 // Error turns a failure response into an error that matches the problem
 // types the server declared, here those of package idempotency.
 func ExampleError() {
-	store, _ := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	idem, _ := idempotency.New(store, func(*http.Request) (string, error) { return "account-42", nil }, idempotency.Options{})
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	idem := idempotency.New(store, func(*http.Request) (string, error) { return "account-42", nil }, idempotency.Options{})
 	srv := httptest.NewServer(idem.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	})))

@@ -116,7 +116,7 @@ func TestOuterMiddlewareSeesFinalStatus(t *testing.T) {
 	key := "outer-middleware-key"
 	routertest.Do(t, http.MethodPost, srv.URL+"/problem", key, nil)
 	routertest.Do(t, http.MethodPost, srv.URL+"/problem", key, nil)
-	want := []string{"403 committed=true err=true", "403 committed=true err=false"}
+	want := []string{"402 committed=true err=true", "402 committed=true err=false"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("outer middleware saw %q, want %q", got, want)
 	}
@@ -139,8 +139,8 @@ func TestErrorHandler(t *testing.T) {
 		{name: "non-string message is not sent", err: echo.NewHTTPError(http.StatusBadRequest, errors.New("sql: bad column")), status: 400, notInBody: "sql"},
 		{name: "wrapped http error", err: errors.Join(errors.New("context"), echo.ErrUnauthorized), status: 500},
 		{name: "binding error", err: echo.NewBindingError("id", []string{"x"}, "path param", errors.New("strconv")), status: 400, detail: "path param", notInBody: "strconv"},
-		{name: "problem", err: routertest.OutOfCredit.New("Your balance is 30."), status: 403, detail: "Your balance is 30."},
-		{name: "wrapped problem", err: errorsWrap(routertest.OutOfCredit.New("x")), status: 403, detail: "x"},
+		{name: "problem", err: routertest.OutOfCredit.New("Your balance is 30."), status: http.StatusPaymentRequired, detail: "Your balance is 30."},
+		{name: "wrapped problem", err: errorsWrap(routertest.OutOfCredit.New("x")), status: http.StatusPaymentRequired, detail: "x"},
 		{name: "plain error", err: routertest.ErrDatabase, status: 500, notInBody: "database"},
 		{name: "head", err: echo.ErrNotFound, status: 404, method: http.MethodHead, wantNoBody: true},
 	} {

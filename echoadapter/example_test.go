@@ -31,14 +31,8 @@ func send(h http.Handler, method, target, key, body string) {
 // A retry gets the first response back, also when the handler returned an
 // error: the error is rendered inside the idempotency middleware.
 func ExampleIdempotency() {
-	store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	if err != nil {
-		panic(err)
-	}
-	idem, err := idempotency.New(store, nil, idempotency.Options{})
-	if err != nil {
-		panic(err)
-	}
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	idem := idempotency.New(store, nil, idempotency.Options{})
 
 	e := echo.New()
 	e.HTTPErrorHandler = echoadapter.ErrorHandler(nil)
@@ -126,22 +120,16 @@ func ExampleWrap() {
 
 // A handler reads the claim it runs under from its echo.Context.
 func ExampleValue() {
-	store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	if err != nil {
-		panic(err)
-	}
-	idem, err := idempotency.New(store, nil, idempotency.Options{})
-	if err != nil {
-		panic(err)
-	}
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	idem := idempotency.New(store, nil, idempotency.Options{})
 
 	e := echo.New()
 	e.POST("/payments", func(c echo.Context) error {
 		exec, ok := echoadapter.Value(c, idempotency.FromContext)
-		return c.String(http.StatusCreated, fmt.Sprintf("claimed=%t fence=%d", ok, exec.Fence))
+		return c.String(http.StatusCreated, fmt.Sprintf("claimed=%t fenced=%t", ok, exec.Fence > 0))
 	}, echoadapter.Idempotency(idem))
 
 	send(e, http.MethodPost, "/payments", "1f0c9a7e-pay-once-please", `{}`)
 	// Output:
-	// 201  claimed=true fence=1
+	// 201  claimed=true fenced=true
 }

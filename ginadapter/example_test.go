@@ -32,14 +32,8 @@ func send(h http.Handler, method, target, key, body string) {
 // A retry gets the first response back: what the handler wrote to
 // c.Writer, and the problem for an error it aborted with.
 func ExampleIdempotency() {
-	store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	if err != nil {
-		panic(err)
-	}
-	idem, err := idempotency.New(store, nil, idempotency.Options{})
-	if err != nil {
-		panic(err)
-	}
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	idem := idempotency.New(store, nil, idempotency.Options{})
 
 	r := gin.New()
 	r.Use(ginadapter.Problems(nil), gin.Recovery())
@@ -130,22 +124,16 @@ func ExampleWrap() {
 
 // A handler reads the claim it runs under from its gin.Context.
 func ExampleValue() {
-	store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	if err != nil {
-		panic(err)
-	}
-	idem, err := idempotency.New(store, nil, idempotency.Options{})
-	if err != nil {
-		panic(err)
-	}
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	idem := idempotency.New(store, nil, idempotency.Options{})
 
 	r := gin.New()
 	r.POST("/payments", ginadapter.Idempotency(idem), func(c *gin.Context) {
 		exec, ok := ginadapter.Value(c, idempotency.FromContext)
-		c.String(http.StatusCreated, "claimed=%t fence=%d", ok, exec.Fence)
+		c.String(http.StatusCreated, "claimed=%t fenced=%t", ok, exec.Fence > 0)
 	})
 
 	send(r, http.MethodPost, "/payments", "1f0c9a7e-pay-once-please", `{}`)
 	// Output:
-	// 201  claimed=true fence=1
+	// 201  claimed=true fenced=true
 }

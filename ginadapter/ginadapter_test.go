@@ -115,15 +115,15 @@ func TestOuterMiddlewareSeesFinalStatus(t *testing.T) {
 		got = append(got, strconv.Itoa(c.Writer.Status())+" written="+strconv.FormatBool(c.Writer.Written()))
 	}, ginadapter.Problems(quiet()))
 	r.POST("/problem", ginadapter.Idempotency(s.Idempotency), func(c *gin.Context) {
-		c.AbortWithStatus(http.StatusForbidden)
+		c.AbortWithStatus(http.StatusPaymentRequired) // a 4xx that idempotency keeps
 	})
 	srv := httptest.NewServer(r)
 	defer srv.Close()
 	first := routertest.Do(t, http.MethodPost, srv.URL+"/problem", "outer-middleware-key", nil)
 	retry := routertest.Do(t, http.MethodPost, srv.URL+"/problem", "outer-middleware-key", nil)
-	routertest.CheckFirst(t, routertest.Case{Path: "/problem", Status: http.StatusForbidden, Problem: true}, first)
+	routertest.CheckFirst(t, routertest.Case{Path: "/problem", Status: http.StatusPaymentRequired, Problem: true}, first)
 	routertest.CheckReplay(t, first, retry)
-	want := []string{"403 written=true", "403 written=true"}
+	want := []string{"402 written=true", "402 written=true"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("outer middleware saw %q, want %q", got, want)
 	}
@@ -147,10 +147,10 @@ func TestProblems(t *testing.T) {
 			_ = c.AbortWithError(http.StatusBadRequest, errors.New("The name is missing.")).SetType(gin.ErrorTypePublic)
 		}, status: 400, problem: true, detail: "The name is missing."},
 		{name: "error without a status", handler: func(c *gin.Context) { _ = c.Error(errors.New("db: secret")) }, status: 500, problem: true, notInBody: "secret"},
-		{name: "problem without a status", handler: func(c *gin.Context) { _ = c.Error(routertest.OutOfCredit.New("x")) }, status: 403, problem: true, detail: "x"},
+		{name: "problem without a status", handler: func(c *gin.Context) { _ = c.Error(routertest.OutOfCredit.New("x")) }, status: http.StatusPaymentRequired, problem: true, detail: "x"},
 		{name: "problem under another status", handler: func(c *gin.Context) {
 			_ = c.AbortWithError(http.StatusBadRequest, routertest.OutOfCredit.New("x"))
-		}, status: 403, problem: true, detail: "x"},
+		}, status: http.StatusPaymentRequired, problem: true, detail: "x"},
 		{name: "last error wins", handler: func(c *gin.Context) {
 			_ = c.Error(errors.New("first"))
 			_ = c.Error(problem.New(http.StatusGone, "second"))

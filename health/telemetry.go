@@ -17,8 +17,8 @@ const (
 	meterName      = "github.com/backstop-go/backstop/health"
 	durationMetric = "backstop.health.check.duration"
 	statusMetric   = "backstop.health.check.status"
-	attrCheck      = "health.check"
-	attrStatus     = "health.status"
+	attrCheck      = "backstop.health.check"
+	attrStatus     = "backstop.health.result"
 )
 
 // telemetry holds a registry's instruments.

@@ -163,8 +163,8 @@ func (m *fakeMeter) RegisterCallback(f metric.Callback, _ ...metric.Observable) 
 
 func (h fakeHistogram) Record(_ context.Context, v float64, opts ...metric.RecordOption) {
 	set := metric.NewRecordConfig(opts).Attributes()
-	check, _ := set.Value(attribute.Key("health.check"))
-	status, _ := set.Value(attribute.Key("health.status"))
+	check, _ := set.Value(attribute.Key("backstop.health.check"))
+	status, _ := set.Value(attribute.Key("backstop.health.result"))
 	h.m.mu.Lock()
 	h.m.durations[[2]string{check.AsString(), status.AsString()}] = append(h.m.durations[[2]string{check.AsString(), status.AsString()}], v)
 	h.m.mu.Unlock()
@@ -178,7 +178,7 @@ type gaugeObserver struct {
 
 func (o *gaugeObserver) ObserveInt64(_ metric.Int64Observable, v int64, opts ...metric.ObserveOption) {
 	set := metric.NewObserveConfig(opts).Attributes()
-	check, _ := set.Value(attribute.Key("health.check"))
+	check, _ := set.Value(attribute.Key("backstop.health.check"))
 	o.values[check.AsString()] = v
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/backstop-go/backstop/idempotency"
 )
 
-// fakeMeter records counter additions by their idempotency.outcome.
+// fakeMeter records counter additions by their backstop.idempotency.result.
 type fakeMeter struct {
 	noop.MeterProvider
 	mu     sync.Mutex
@@ -44,7 +44,7 @@ func (m fakeMeterMeter) Int64Counter(string, ...metric.Int64CounterOption) (metr
 func (c fakeCounter) Add(_ context.Context, n int64, opts ...metric.AddOption) {
 	cfg := metric.NewAddConfig(opts)
 	set := cfg.Attributes()
-	v, _ := set.Value(attribute.Key("idempotency.outcome"))
+	v, _ := set.Value(attribute.Key("backstop.idempotency.result"))
 	c.p.mu.Lock()
 	c.p.counts[v.AsString()] += n
 	c.p.mu.Unlock()
@@ -53,14 +53,18 @@ func (c fakeCounter) Add(_ context.Context, n int64, opts ...metric.AddOption) {
 func TestMetrics(t *testing.T) {
 	mp := &fakeMeter{counts: map[string]int64{}}
 	c := &counter{}
-	h := newMW(t, newMemory(t, nil), idempotency.Options{MeterProvider: mp}).Handler(c)
-	serve(h, req{})                        // executed
-	serve(h, req{})                        // replayed
-	serve(h, req{})                        // replayed
-	serve(h, req{body: "x"})               // mismatch
-	serve(h, req{keys: []string{"short"}}) // rejected
-	serve(h, req{method: http.MethodGet})  // not covered: not counted
-	want := map[string]int64{"executed": 1, "replayed": 2, "mismatch": 1, "rejected": 1}
+	store := newMemory(t, nil)
+	h := newMW(t, store, idempotency.Options{MeterProvider: mp, MaxRecordsPerScope: 1}).Handler(c)
+	serve(h, req{})                                         // executed
+	serve(h, req{})                                         // replayed
+	serve(h, req{})                                         // replayed
+	serve(h, req{body: "x"})                                // mismatch
+	serve(h, req{keys: []string{"short"}})                  // rejected
+	serve(h, req{keys: []string{"another-key-0123456789"}}) // over_budget
+	serve(h, req{method: http.MethodGet})                   // not covered: not counted
+	silent := newMW(t, store, idempotency.Options{MeterProvider: mp}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	serve(silent, req{auth: "Bearer bob"}) // executed (then released: nothing written), counted once
+	want := map[string]int64{"executed": 2, "replayed": 2, "mismatch": 1, "rejected": 1, "over_budget": 1}
 	mp.mu.Lock()
 	defer mp.mu.Unlock()
 	if len(mp.counts) != len(want) {
@@ -96,11 +100,23 @@ func TestSpanAttributes(t *testing.T) {
 		r := req{}.build()
 		r = r.WithContext(trace.ContextWithSpan(r.Context(), span))
 		h.ServeHTTP(httptest.NewRecorder(), r)
-		if got := span.attrs["idempotency.outcome"].AsString(); got != want {
+		if got := span.attrs["backstop.idempotency.result"].AsString(); got != want {
 			t.Fatalf("outcome = %q, want %q", got, want)
 		}
-		if _, ok := span.attrs["idempotency.fence"]; ok != (want == "executed") {
+		if _, ok := span.attrs["backstop.idempotency.fence"]; ok != (want == "executed") {
 			t.Fatalf("fence attribute present = %v for %s", ok, want)
 		}
+	}
+}
+
+// A response the middleware did not see is marked on the span, so that a
+// router writing around the middleware shows in traces.
+func TestSpanMarksUnrecordedResponse(t *testing.T) {
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	span := &fakeSpan{attrs: map[attribute.Key]attribute.Value{}}
+	r := req{}.build()
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(trace.ContextWithSpan(r.Context(), span)))
+	if v, ok := span.attrs["backstop.idempotency.unrecorded"]; !ok || !v.AsBool() {
+		t.Fatalf("span attributes %v, want backstop.idempotency.unrecorded=true", span.attrs)
 	}
 }
