@@ -62,6 +62,14 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 // Resolve returns the client address of req, or the zero Addr when
 // req.RemoteAddr itself is not an address (a custom listener); callers then
 // key on the raw RemoteAddr instead of skipping.
+//
+// X-Forwarded-For is walked from the right, entry by entry, without
+// splitting the value: the cost is that of the hops examined, whatever the
+// header's size, and nothing is allocated. A Forwarded value is first
+// checked whole against the RFC 7239 grammar in one pass that allocates
+// nothing (a quote far to the left changes the meaning of everything after
+// it), then walked from the right the same way; if any field line is
+// malformed the whole value is untrusted and the socket peer is the client.
 func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 	peer, ok := ParseAddr(req.RemoteAddr)
 	if !ok {
@@ -70,24 +78,33 @@ func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 	if len(r.trusted) == 0 || !r.isTrusted(peer) {
 		return peer
 	}
-	var hops []string
+	// The names are canonical: index the map rather than canonicalise.
 	if r.header == Forwarded {
-		hops = ForwardedFor(req.Header.Values("Forwarded"))
-	} else {
-		hops = SplitXFF(req.Header.Values("X-Forwarded-For"))
+		lines := req.Header["Forwarded"]
+		for _, v := range lines {
+			if !validForwarded(v) {
+				return peer
+			}
+		}
+		h := forwardedHops{lines: lines}
+		return r.walk(peer, h.next)
 	}
-	return r.pick(peer, hops)
+	h := xffHops{lines: req.Header["X-Forwarded-For"]}
+	return r.walk(peer, h.next)
 }
 
-// pick walks hops from the right. An address a trusted proxy could not have
+// walk reads hops from the right. An address a trusted proxy could not have
 // written (unparseable, "unknown", obfuscated) ends the walk at that proxy:
 // grouping such requests under the proxy is safer than believing anything
 // further left.
-func (r *Resolver) pick(peer netip.Addr, hops []string) netip.Addr {
+func (r *Resolver) walk(peer netip.Addr, next func() (netip.Addr, bool, bool)) netip.Addr {
 	last := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := ParseAddr(hops[i])
-		if !ok {
+	for {
+		a, isAddr, more := next()
+		if !more {
+			return last
+		}
+		if !isAddr {
 			return last
 		}
 		if !r.isTrusted(a) {
@@ -95,99 +112,287 @@ func (r *Resolver) pick(peer netip.Addr, hops []string) netip.Addr {
 		}
 		last = a
 	}
-	return last
 }
 
-// SplitXFF splits X-Forwarded-For field lines into hops, left to right.
-func SplitXFF(values []string) []string {
-	var hops []string
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			hops = append(hops, strings.TrimSpace(part))
-		}
-	}
-	return hops
+// maxHop is the longest X-Forwarded-For entry, spaces included, that can
+// be an address ("[" IPv6 with a zone "]:" port); a longer one is garbage
+// and is not searched for its end.
+const maxHop = 256
+
+// xffHops iterates the comma-separated entries of X-Forwarded-For field
+// lines from the right: the last line first, each line's last entry first.
+// Empty entries are entries (garbage).
+type xffHops struct {
+	lines  []string
+	cur    string // the part of the current line not yet returned
+	inLine bool
 }
 
-// ForwardedFor returns the for= value of each element of the Forwarded field
-// lines, left to right, unquoted; "" for an element without one. Quoted
-// strings may contain commas and semicolons.
-func ForwardedFor(values []string) []string {
-	var hops []string
-	for _, v := range values {
-		elem := ""
-		inElem := false
-		for len(v) > 0 {
-			v = strings.TrimLeft(v, " \t")
-			if v == "" {
-				break
-			}
-			if v[0] == ',' {
-				hops = append(hops, elem)
-				elem, inElem = "", false
-				v = v[1:]
-				continue
-			}
-			if v[0] == ';' {
-				v = v[1:]
-				continue
-			}
-			inElem = true
-			// name
-			eq := strings.IndexAny(v, "=,;")
-			if eq < 0 || v[eq] != '=' {
-				// A parameter without a value: malformed, skip it.
-				if eq < 0 {
-					v = ""
-				} else {
-					v = v[eq:]
-				}
-				elem = "\x00" // poison: a broken element is not an address
-				continue
-			}
-			name := strings.TrimSpace(v[:eq])
-			v = v[eq+1:]
-			var val string
-			if strings.HasPrefix(v, `"`) {
-				var b strings.Builder
-				i := 1
-				closed := false
-				for ; i < len(v); i++ {
-					c := v[i]
-					if c == '\\' && i+1 < len(v) {
-						i++
-						b.WriteByte(v[i])
-						continue
-					}
-					if c == '"' {
-						closed = true
-						i++
-						break
-					}
-					b.WriteByte(c)
-				}
-				val = b.String()
-				if !closed {
-					val = "\x00"
-				}
-				v = v[i:]
-			} else {
-				end := strings.IndexAny(v, ",;")
-				if end < 0 {
-					end = len(v)
-				}
-				val = strings.TrimSpace(v[:end])
-				v = v[end:]
-			}
-			if strings.EqualFold(name, "for") {
-				elem = stripObfuscatedPort(val)
-			}
+// next returns the next entry's address; isAddr is false for garbage, more
+// false when no entry is left.
+func (h *xffHops) next() (a netip.Addr, isAddr, more bool) {
+	if !h.inLine {
+		if len(h.lines) == 0 {
+			return netip.Addr{}, false, false
 		}
-		if inElem || elem != "" {
-			hops = append(hops, elem)
+		h.cur = h.lines[len(h.lines)-1]
+		h.lines = h.lines[:len(h.lines)-1]
+		h.inLine = true
+	}
+	// Look for the entry's start only within maxHop+1 bytes of its end.
+	from := max(0, len(h.cur)-maxHop-1)
+	i := strings.LastIndexByte(h.cur[from:], ',')
+	if i < 0 {
+		if from > 0 {
+			return netip.Addr{}, false, true // an entry longer than maxHop
+		}
+		hop := h.cur
+		h.cur, h.inLine = "", false
+		a, ok := ParseAddr(strings.TrimSpace(hop))
+		return a, ok, true
+	}
+	i += from
+	hop := h.cur[i+1:]
+	h.cur = h.cur[:i]
+	if len(hop) > maxHop {
+		return netip.Addr{}, false, true
+	}
+	a, isAddr = ParseAddr(strings.TrimSpace(hop))
+	return a, isAddr, true
+}
+
+// forwardedHops iterates the elements of valid Forwarded field lines from
+// the right, skipping empty list elements.
+type forwardedHops struct {
+	lines  []string
+	cur    string
+	inLine bool
+}
+
+// next returns the for= address of the next element; isAddr is false when
+// the element has no for= parameter or its node is not an address.
+func (h *forwardedHops) next() (a netip.Addr, isAddr, more bool) {
+	for {
+		if !h.inLine {
+			if len(h.lines) == 0 {
+				return netip.Addr{}, false, false
+			}
+			h.cur = h.lines[len(h.lines)-1]
+			h.lines = h.lines[:len(h.lines)-1]
+			h.inLine = true
+		}
+		i := lastListComma(h.cur)
+		elem := h.cur[i+1:]
+		if i < 0 {
+			h.cur, h.inLine = "", false
+		} else {
+			h.cur = h.cur[:i]
+		}
+		if elem = strings.Trim(elem, " \t"); elem == "" {
+			continue // an empty list element is no element (RFC 9110 §5.6.1)
+		}
+		node, ok := forNode(elem)
+		if !ok {
+			return netip.Addr{}, false, true
+		}
+		a, ok := ParseAddr(stripObfuscatedPort(node))
+		return a, ok, true
+	}
+}
+
+// lastListComma returns the index of the last comma of v outside quoted
+// strings, or -1. v must be valid: then, scanning from the right, a quote
+// preceded by an odd run of backslashes is escaped (backslashes occur only
+// inside quoted strings, in pairs with the character they escape), and
+// every other quote opens or closes a string.
+func lastListComma(v string) int {
+	quoted := false
+	for i := len(v) - 1; i >= 0; i-- {
+		switch v[i] {
+		case '"':
+			n := 0
+			for j := i - 1; j >= 0 && v[j] == '\\'; j-- {
+				n++
+			}
+			if n%2 == 0 {
+				quoted = !quoted
+			}
+		case ',':
+			if !quoted {
+				return i
+			}
 		}
 	}
-	return hops
+	return -1
+}
+
+// forNode returns the value of the for parameter of a valid, non-empty
+// Forwarded element, unquoted. A quoted value with an escape is reported
+// as no node: a proxy writing an address never escapes it.
+func forNode(elem string) (string, bool) {
+	for elem != "" {
+		eq := strings.IndexByte(elem, '=')
+		name := strings.TrimLeft(elem[:eq], " \t;")
+		rest := elem[eq+1:]
+		var val string
+		if rest[0] == '"' {
+			end := 1
+			for rest[end] != '"' {
+				if rest[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			val, rest = rest[:end+1], rest[end+1:]
+		} else {
+			end := strings.IndexAny(rest, " \t;")
+			if end < 0 {
+				end = len(rest)
+			}
+			val, rest = rest[:end], rest[end:]
+		}
+		if strings.EqualFold(name, "for") {
+			if val[0] == '"' {
+				val = val[1 : len(val)-1]
+				if strings.IndexByte(val, '\\') >= 0 {
+					return "", false
+				}
+			}
+			return val, true
+		}
+		elem = rest
+	}
+	return "", false
+}
+
+// validForwarded reports whether v is a Forwarded field line of RFC 7239
+// §4: a list of elements, each one or more name=value pairs separated by
+// semicolons, names tokens, values tokens or quoted strings (RFC 9110
+// §5.6), no parameter of RFC 7239 twice in an element. Spaces and tabs
+// may surround commas and semicolons; empty list elements are allowed
+// (RFC 9110 §5.6.1), but not an empty line or an empty pair.
+func validForwarded(v string) bool {
+	i, n := 0, len(v)
+	skipOWS := func() {
+		for i < n && (v[i] == ' ' || v[i] == '\t') {
+			i++
+		}
+	}
+	pairs := 0
+	var seen uint8 // RFC 7239 parameters seen in this element
+	for {
+		skipOWS()
+		if i == n {
+			return pairs > 0
+		}
+		if v[i] == ',' { // an empty list element, or the end of one
+			i++
+			seen = 0
+			continue
+		}
+		// A pair: token "=" (token / quoted-string).
+		start := i
+		for i < n && isTchar(v[i]) {
+			i++
+		}
+		if i == start || i == n || v[i] != '=' {
+			return false
+		}
+		if bit := paramBit(v[start:i]); bit != 0 {
+			if seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+		}
+		i++
+		if i == n {
+			return false
+		}
+		if v[i] == '"' {
+			i++
+			for {
+				if i == n {
+					return false // unclosed
+				}
+				c := v[i]
+				if c == '"' {
+					i++
+					break
+				}
+				if c == '\\' {
+					i++
+					if i == n || !isQuotedPairChar(v[i]) {
+						return false
+					}
+				} else if !isQdtext(c) {
+					return false
+				}
+				i++
+			}
+		} else {
+			start = i
+			for i < n && isTchar(v[i]) {
+				i++
+			}
+			if i == start {
+				return false
+			}
+		}
+		pairs++
+		// After a pair: the end, a comma, or a semicolon and another pair.
+		skipOWS()
+		if i == n {
+			return true
+		}
+		switch v[i] {
+		case ',':
+			i++
+			seen = 0
+		case ';':
+			i++
+			skipOWS()
+			if i == n || v[i] == ',' || v[i] == ';' {
+				return false // an empty pair
+			}
+		default:
+			return false
+		}
+	}
+}
+
+// paramBit returns a bit for each parameter RFC 7239 defines, 0 for others.
+func paramBit(name string) uint8 {
+	switch {
+	case strings.EqualFold(name, "for"):
+		return 1
+	case strings.EqualFold(name, "by"):
+		return 2
+	case strings.EqualFold(name, "host"):
+		return 4
+	case strings.EqualFold(name, "proto"):
+		return 8
+	}
+	return 0
+}
+
+// isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).
+func isTchar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// isQdtext reports whether c may appear unescaped in a quoted string.
+func isQdtext(c byte) bool {
+	return c == '\t' || c == ' ' || c == 0x21 || c >= 0x23 && c <= 0x5b || c >= 0x5d && c <= 0x7e || c >= 0x80
+}
+
+// isQuotedPairChar reports whether c may follow a backslash in a quoted
+// string.
+func isQuotedPairChar(c byte) bool {
+	return c == '\t' || c == ' ' || c >= 0x21 && c <= 0x7e || c >= 0x80
 }
 
 // stripObfuscatedPort removes an RFC 7239 obfuscated port ("_" then
