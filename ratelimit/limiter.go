@@ -44,6 +44,10 @@ func PerMinute(name string, limit int64) Policy { return Policy{name, limit, tim
 // PerHour returns a policy of limit units per hour.
 func PerHour(name string, limit int64) Policy { return Policy{name, limit, time.Hour} }
 
+// PerDay returns a policy of limit units per day (24 hours, not a
+// calendar day: windows are not aligned to midnight).
+func PerDay(name string, limit int64) Policy { return Policy{name, limit, 24 * time.Hour} }
+
 // MaxWindowLength is the longest Policy.Window: ten years. Limiters keep
 // state for a small multiple of the longest window, which must not overflow
 // a time.Duration.
@@ -198,17 +202,21 @@ func (d *Decision) findBinding() int {
 
 // NewDecision assembles a Decision from per-policy results (one per policy,
 // in order) and fills the summary fields. It is meant for Limiter
-// implementations outside this package. It panics if len(results) exceeds
-// MaxPolicies or differs from len(policies).
-func NewDecision(policies []Policy, results []Result) Decision {
+// implementations outside this package. It returns ErrMismatchedResults
+// when len(results) differs from len(policies) or exceeds MaxPolicies.
+func NewDecision(policies []Policy, results []Result) (Decision, error) {
 	if len(results) != len(policies) || len(results) > MaxPolicies {
-		panic("ratelimit: NewDecision: results do not match policies")
+		return Decision{}, fmt.Errorf("%w: %d results for %d policies", ErrMismatchedResults, len(results), len(policies))
 	}
 	var d Decision
 	d.n = copy(d.results[:], results)
 	d.finish(policies)
-	return d
+	return d, nil
 }
+
+// ErrMismatchedResults is returned by NewDecision for results that are not
+// one per policy.
+var ErrMismatchedResults = errors.New("ratelimit: results do not match policies")
 
 // finish computes Allowed and the binding-policy summary from d.results.
 func (d *Decision) finish(policies []Policy) {

@@ -2,8 +2,9 @@ package ratelimit
 
 import (
 	"context"
-	"math"
 	"time"
+
+	"github.com/backstop-go/backstop/internal/slidingwindow"
 )
 
 // SlidingWindow is an in-memory Limiter using the weighted two-window counter
@@ -94,7 +95,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 		st := rollWindow(e.state[i], now, w)
 		e.state[i] = st
 		snap[i] = st
-		if !admits(st.prev, st.curr, p.Limit, n, w, now-st.index*w) {
+		if !slidingwindow.Admits(st.prev, st.curr, p.Limit, n, w, now-st.index*w) {
 			all = false
 		}
 	}
@@ -128,62 +129,11 @@ func rollWindow(st windowState, now, w int64) windowState {
 	return st
 }
 
-// admits reports whether n more units fit when elapsed ns into the window.
-// Counts stay within the limit (at most 2^52), so with n checked first the
-// sums are exact in float64.
-// It multiplies before dividing so whole-number estimates are exact; the Lua
-// script in redisstore uses the same expression.
-func admits(prev, curr, limit, n, w, elapsed int64) bool {
-	if n > limit {
-		return false // never fits; and curr+n below cannot overflow
-	}
-	return float64(prev)*float64(w-elapsed)/float64(w)+float64(curr+n) <= float64(limit)
-}
-
 // assessWindow evaluates one policy for a request of n units. st must already
-// be rolled to now's window. Remaining and Reset describe the state after
-// the request if it is admitted.
+// be rolled to now's window.
 func assessWindow(st windowState, limit, n, now, w int64) Result {
-	elapsed := now - st.index*w
-	estimate := float64(st.prev)*float64(w-elapsed)/float64(w) + float64(st.curr)
-	toEnd := time.Duration(w - elapsed)
-	if admits(st.prev, st.curr, limit, n, w, elapsed) {
-		return Result{Allowed: true, Remaining: remaining(limit, estimate+float64(n)), Reset: toEnd}
-	}
-	r := Result{Remaining: remaining(limit, estimate), Reset: toEnd}
-	if n > limit {
-		return r
-	}
-	var wait int64
-	if st.curr+n <= limit {
-		// The previous window's share decays within this window.
-		e := w - int64(math.Floor(float64(limit-st.curr-n)*float64(w)/float64(st.prev)))
-		for e < w && !admits(st.prev, st.curr, limit, n, w, e) {
-			e++
-		}
-		wait = e - elapsed
-	} else {
-		// Wait for the next window, where this window's count decays.
-		e := w - int64(math.Floor(float64(limit-n)*float64(w)/float64(st.curr)))
-		for e < w && !admits(st.curr, 0, limit, n, w, e) {
-			e++
-		}
-		wait = (w - elapsed) + e
-	}
-	if wait < 1 { // rounding guard: a denial always asks for some wait
-		wait = 1
-	}
-	r.RetryAfter = time.Duration(wait)
-	r.Reset = r.RetryAfter
-	return r
-}
-
-func remaining(limit int64, used float64) int64 {
-	r := math.Floor(float64(limit) - used)
-	if r < 0 {
-		return 0
-	}
-	return int64(r)
+	r := slidingwindow.Assess(st.prev, st.curr, limit, n, now-st.index*w, w)
+	return Result{Allowed: r.Allowed, Remaining: r.Remaining, Reset: time.Duration(r.Reset), RetryAfter: time.Duration(r.RetryAfter)}
 }
 
 // unconsume corrects the Remaining of admitting policies in a denied
@@ -194,20 +144,4 @@ func unconsume(d *Decision, n int64) {
 			d.results[i].Remaining += n
 		}
 	}
-}
-
-// AssessSlidingWindow evaluates one sliding-window policy for a request of
-// n units, given the counts of the current and previous windows and how far
-// into the current window now is. It is the arithmetic of SlidingWindow,
-// exported for Limiter implementations that keep the counters elsewhere
-// (ratelimit/redisstore): elapsed and window are in one unit of time of the
-// caller's choice, unit is its length, and the Result's durations are
-// converted with it. The Result describes the policy alone; in a denied
-// multi-policy decision the admitting policies consumed nothing, so add n
-// back to their Remaining.
-func AssessSlidingWindow(prev, curr, limit, n, elapsed, window int64, unit time.Duration) Result {
-	r := assessWindow(windowState{curr: curr, prev: prev}, limit, n, elapsed, window)
-	r.Reset *= unit
-	r.RetryAfter *= unit
-	return r
 }

@@ -1,0 +1,175 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backstop-go/backstop/internal/redistest"
+	"github.com/backstop-go/backstop/ratelimit"
+)
+
+// New does no network I/O: a store can be built before Redis is up, and
+// the first call (or Ping) is the first to dial.
+func TestNewDoesNoNetworkIO(t *testing.T) {
+	var dials atomic.Int64
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", Dialer: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return nil, errors.New("no dialing expected")
+	}})
+	t.Cleanup(func() { client.Close() })
+	if _, err := New(client, []ratelimit.Policy{ratelimit.PerMinute("m", 1)}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := dials.Load(); n != 0 {
+		t.Fatalf("New dialled %d times", n)
+	}
+}
+
+// With Redis refusing connections and a client on go-redis's defaults (five
+// dial tries 100ms apart, three retries with backoff: about 1.7s per
+// command), every call still answers within the default Timeout of 50ms
+// (up to a quarter more from the shared deadline), with an error wrapping
+// ErrStoreUnavailable.
+func TestRefusedConnectionAnswersWithinTimeout(t *testing.T) {
+	srv := redistest.NewServer(t)
+	addr := srv.Addr()
+	srv.Stop(t)
+	client := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { client.Close() })
+	l, err := New(client, []ratelimit.Policy{ratelimit.PerMinute("m", 10)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		_, err := l.AllowN(ctx, "k", 1)
+		took := time.Since(start)
+		if !errors.Is(err, ratelimit.ErrStoreUnavailable) {
+			t.Fatalf("AllowN: %v, want ErrStoreUnavailable", err)
+		}
+		// Twice the default: a loaded machine may fire the deadline late,
+		// but go-redis's own retries take seconds.
+		if took >= 100*time.Millisecond {
+			t.Fatalf("AllowN against a refusing server took %v, want within the 50ms Timeout", took)
+		}
+		t.Logf("AllowN answered in %v", took)
+		start = time.Now()
+		err = l.Ping(ctx)
+		took = time.Since(start)
+		if !errors.Is(err, ratelimit.ErrStoreUnavailable) || took >= 100*time.Millisecond {
+			t.Fatalf("Ping: %v after %v, want ErrStoreUnavailable within the Timeout", err, took)
+		}
+	}
+}
+
+// dropProxy forwards TCP connections to a Redis server; after dropNext it
+// reads the next request on an established connection and closes that
+// connection without forwarding it, as a server restart or a load
+// balancer's idle cut would.
+type dropProxy struct {
+	ln      net.Listener
+	target  string
+	drop    atomic.Bool
+	dropped atomic.Int64
+	wg      sync.WaitGroup
+}
+
+func newDropProxy(t *testing.T, target string) *dropProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &dropProxy{ln: ln, target: target}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		p.wg.Wait()
+	})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, s)
+			mu.Unlock()
+			p.wg.Add(2)
+			go func() { defer p.wg.Done(); _, _ = io.Copy(c, s); c.Close() }()
+			go func() {
+				defer p.wg.Done()
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						s.Close()
+						return
+					}
+					if p.drop.CompareAndSwap(true, false) {
+						p.dropped.Add(1)
+						c.Close()
+						s.Close()
+						return
+					}
+					if _, err := s.Write(buf[:n]); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return p
+}
+
+// A single connection dropped under a call (the request written, no reply)
+// is retried by go-redis within the default Timeout: the call succeeds.
+func TestDroppedConnectionIsRetried(t *testing.T) {
+	srv := redistest.NewServer(t)
+	proxy := newDropProxy(t, srv.Addr())
+	client := redis.NewClient(&redis.Options{Addr: proxy.ln.Addr().String(), PoolSize: 1})
+	t.Cleanup(func() { client.Close() })
+	policies := []ratelimit.Policy{ratelimit.PerMinute("m", 100)}
+	ctx := context.Background()
+	// Warm up with a generous Timeout: the connection and the script cache.
+	warm, err := New(client, policies, Options{Timeout: generous})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := warm.AllowN(ctx, "k", 1); err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(client, policies, Options{DeniedCacheSize: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.drop.Store(true)
+	d, err := l.AllowN(ctx, "k", 1)
+	if err != nil || !d.Allowed || d.Remaining != 98 {
+		t.Fatalf("AllowN after a dropped connection: %+v %v, want the retry to succeed", d, err)
+	}
+	if proxy.dropped.Load() != 1 {
+		t.Fatal("no connection was dropped: the test did not exercise the retry")
+	}
+}
