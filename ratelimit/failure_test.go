@@ -3,13 +3,18 @@ package ratelimit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/backstop-go/backstop/problem"
 	"github.com/backstop-go/backstop/ratelimit"
 )
 
@@ -113,6 +118,66 @@ func TestExpiredDeadlineIsNotAnEmpty200(t *testing.T) {
 			if a, b := e.do("other").Code, e.do("other").Code; a != 200 || b != 429 {
 				t.Fatalf("after an expired deadline: %d %d, want 200 429 (Limiter not paused)", a, b)
 			}
+		})
+	}
+}
+
+// Every 429 and 503 hands ErrorHandler a problem of its own: a handler that
+// decorates it (a member, a header, the violated-policies slice) from many
+// goroutines at once races with nothing, and no request's decoration
+// reaches another's response. Run under -race.
+func TestErrorHandlerMayMutateItsProblem(t *testing.T) {
+	inner, _ := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("m", 1)}, ratelimit.MemoryOptions{})
+	f := &flaky{Limiter: inner}
+	handler := func(w http.ResponseWriter, r *http.Request, err error) {
+		var p *problem.Problem
+		if !errors.As(err, &p) {
+			t.Errorf("ErrorHandler got %v, not a *problem.Problem", err)
+			return
+		}
+		id := r.Header.Get("X-Request-Id")
+		p.With("requestId", id).WithHeader("X-Request-Id", id)
+		if v, ok := p.Extensions["violated-policies"].([]string); ok {
+			v[0] = id
+		}
+		quietProblems(w, r, p)
+	}
+	for _, tc := range []struct {
+		name string
+		down bool
+		code int
+	}{{"429", false, 429}, {"503", true, 503}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f.down.Store(tc.down)
+			m := ratelimit.New(f, func(*http.Request) string { return "k" }, ratelimit.Options{
+				OnError: ratelimit.FailClosed, RetryStoreAfter: -1, ErrorHandler: handler, Logger: slog.New(slog.DiscardHandler),
+			})
+			h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)) // use the quota
+			var wg sync.WaitGroup
+			for g := 0; g < 8; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 200; i++ {
+						id := fmt.Sprint(g, "-", i)
+						req := httptest.NewRequest("GET", "/", nil)
+						req.Header.Set("X-Request-Id", id)
+						rec := httptest.NewRecorder()
+						h.ServeHTTP(rec, req)
+						var body map[string]any
+						if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != tc.code {
+							t.Errorf("%d %s: %v", rec.Code, rec.Body, err)
+							return
+						}
+						if body["requestId"] != id || rec.Header().Values("X-Request-Id")[0] != id || len(rec.Header().Values("X-Request-Id")) != 1 {
+							t.Errorf("request %s got another request's decoration: %s %v", id, rec.Body, rec.Header())
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
 		})
 	}
 }

@@ -15,7 +15,8 @@ import (
 //
 // Windows are aligned to the limiter's creation, not the wall clock, so keys
 // do not all reset at the same instant. A decision for a key already tracked
-// normally takes only that key's own lock and allocates nothing. Create it
+// takes its shard's lock (one of MemoryOptions.Shards) for a map lookup and
+// the update, and allocates nothing. Create it
 // with NewSlidingWindow; the zero value is not usable. A SlidingWindow is
 // safe for concurrent use; limits are per process (use ratelimit/redisstore
 // to share them between instances).
@@ -84,10 +85,10 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 	}
 	e, _ := l.table.get(key, now)
 	now = e.lastUse.Load() // never earlier than a decision already made for this key
-	// Only the admission test and the update happen under the entry's lock;
-	// the figures for the caller are derived from a snapshot afterwards,
-	// which keeps the critical section short when many goroutines share a
-	// key.
+	// Only the admission test and the update happen under the shard's
+	// lock; the figures for an admitted request are derived from a
+	// snapshot afterwards, which keeps the critical section short when many
+	// goroutines share a key.
 	var snap [MaxPolicies]windowState
 	all := true
 	for i, p := range l.policies {
@@ -104,7 +105,12 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 			e.state[i].curr += n
 		}
 	}
-	e.mu.Unlock()
+	if all {
+		if e.held {
+			e.hold(now, 0) // quota again: evictable like any key
+		}
+		e.unlock()
+	}
 	d.n = len(l.policies)
 	for i, p := range l.policies {
 		d.results[i] = assessWindow(snap[i], p.Limit, n, now, l.windows[i])
@@ -113,6 +119,15 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 		unconsume(&d, n)
 	}
 	d.finish(l.policies)
+	if !all {
+		// A key being denied is evicted last (see table), until it could
+		// be admitted again. A cost above a Limit says nothing of the
+		// key's quota.
+		if d.RetryAfter > 0 {
+			e.hold(now, now+int64(d.RetryAfter))
+		}
+		e.unlock()
+	}
 	return d, nil
 }
 

@@ -98,7 +98,15 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	} else if !all {
 		unconsume(&d, n)
 	}
-	e.mu.Unlock()
 	d.finish(l.policies)
+	// A key being denied is evicted last (see table), until it could be
+	// admitted again.
+	tn := int64(t.Sub(l.epoch))
+	if !all && d.RetryAfter > 0 {
+		e.hold(tn, tn+int64(d.RetryAfter))
+	} else if all && e.held {
+		e.hold(tn, 0)
+	}
+	e.unlock()
 	return d, nil
 }

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -171,5 +172,31 @@ func TestDroppedConnectionIsRetried(t *testing.T) {
 	}
 	if proxy.dropped.Load() != 1 {
 		t.Fatal("no connection was dropped: the test did not exercise the retry")
+	}
+}
+
+// Flooding the limiter with other keys, exhausted ones included, cannot
+// reset a key being denied: Redis evicts nothing by count (keys expire two
+// windows after their last admitted request), and a denial pushed out of
+// the local denied cache is answered by Redis again.
+func TestFloodDoesNotResetDeniedKey(t *testing.T) {
+	l, err := New(redistest.Client(t), []ratelimit.Policy{ratelimit.PerMinute("m", 1)},
+		Options{Prefix: redistest.Prefix(t), Timeout: generous, DeniedCacheSize: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		_, _ = l.AllowN(ctx, "attacker", 1)
+	}
+	for i := 0; i < 64; i++ {
+		for j := 0; j < 2; j++ { // admitted, then denied and cached
+			if _, err := l.AllowN(ctx, fmt.Sprint("flood-", i), 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if d, err := l.AllowN(ctx, "attacker", 1); err != nil || d.Allowed {
+		t.Fatalf("exhausted key after a flood: %+v %v, want denied", d, err)
 	}
 }
