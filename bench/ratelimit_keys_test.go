@@ -2,13 +2,23 @@ package bench
 
 // In-memory decisions for many live keys touched in scattered order, the
 // case where a limiter's table decides its speed: backstop's sliding window
-// against sethvargo/go-limiter's memorystore in one run.
+// against sethvargo/go-limiter's memorystore in one run. RL_ROUNDS=10 runs
+// every case ten times in turn in one process (the filled limiters are
+// kept), so a change in the machine's load hits both libraries alike;
+// strip the round from the names for benchstat:
 //
-//	go test -run '^$' -bench 'RatelimitKeys' -benchmem -count 10 -cpu 1,2 .
+//	RL_ROUNDS=10 go test -run '^$' -bench 'RatelimitKeys' -benchmem -cpu 1,2 . | sed 's#/round=[0-9]*##' > keys.txt
+//
+// RL_KEYS (say "1000000") limits the run to the listed key counts: testing
+// collects garbage before every run, which takes seconds with millions of
+// live entries, so the large cases are best run one process each.
 
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,12 +95,31 @@ func rlScattered(b *testing.B, keys []string, allow func(ctx context.Context, ke
 // BenchmarkRatelimitKeys is one in-memory decision with 1 (hot), 1k, 100k
 // and 1M live keys; MaxKeys is twice the keys, so none is evicted.
 func BenchmarkRatelimitKeys(b *testing.B) {
-	for _, n := range []int{1, 1_000, 100_000, 1_000_000} {
+	rounds, _ := strconv.Atoi(os.Getenv("RL_ROUNDS"))
+	for r := range max(rounds, 1) {
+		b.Run(fmt.Sprint("round=", r), rlLiveKeysRound)
+	}
+}
+
+func rlLiveKeysRound(b *testing.B) {
+	ns := []int{1, 1_000, 100_000, 1_000_000}
+	if env := os.Getenv("RL_KEYS"); env != "" {
+		ns = ns[:0]
+		for f := range strings.SplitSeq(env, ",") {
+			if n, err := strconv.Atoi(f); err == nil && n > 0 {
+				ns = append(ns, n)
+			}
+		}
+	}
+	for _, n := range ns {
 		keys := rlLiveKeys(n)
 		b.Run(fmt.Sprintf("keys=%d/backstop-sliding", n), func(b *testing.B) {
 			l := rlLiveLimiter("sliding", n, func() *ratelimit.SlidingWindow {
 				return must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{MaxKeys: max(2*n, 1024)}))
-			}, func(l *ratelimit.SlidingWindow, ctx context.Context, k string) bool { d, _ := l.AllowN(ctx, k, 1); return d.Allowed })
+			}, func(l *ratelimit.SlidingWindow, ctx context.Context, k string) bool {
+				d, _ := l.AllowN(ctx, k, 1)
+				return d.Allowed
+			})
 			rlScattered(b, keys, func(ctx context.Context, k string) bool { d, _ := l.AllowN(ctx, k, 1); return d.Allowed })
 		})
 		b.Run(fmt.Sprintf("keys=%d/sethvargo-memorystore", n), func(b *testing.B) {

@@ -31,8 +31,9 @@ import (
 //
 // A plain map under a shard lock was measured against a lock-free,
 // set-associative slot cache in front of the map (entries with their own
-// locks): the cache was not faster for a hot key nor for 1k to 1M live keys
-// in scattered order (BenchmarkTable), and this is much simpler.
+// locks): the cache was not faster for a hot key nor for 1k to 1M live
+// keys in scattered order (BenchmarkTable; figures in the README), and
+// this is much simpler.
 type table[S any] struct {
 	seed     maphash.Seed
 	hashMask uint64 // all ones; tests narrow it to make keys collide

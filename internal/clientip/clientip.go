@@ -321,10 +321,10 @@ func validForwarded(v string) bool {
 				}
 				if c == '\\' {
 					i++
-					if i == n || !isQuotedPairChar(v[i]) {
+					if i == n || class[v[i]]&quotedPair == 0 {
 						return false
 					}
-				} else if !isQdtext(c) {
+				} else if class[c]&qdtext == 0 {
 					return false
 				}
 				i++
@@ -375,25 +375,30 @@ func paramBit(name string) uint8 {
 	return 0
 }
 
-// isTchar reports whether c may appear in a token (RFC 9110 §5.6.2).
-func isTchar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
+// Byte classes of the Forwarded grammar, looked up in one table.
+const (
+	tchar      = 1 << iota // may appear in a token (RFC 9110 §5.6.2)
+	qdtext                 // may appear unescaped in a quoted string
+	quotedPair             // may follow a backslash in a quoted string
+)
+
+var class = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		if b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0 {
+			t[c] |= tchar
+		}
+		if b == '\t' || b == ' ' || b == 0x21 || b >= 0x23 && b <= 0x5b || b >= 0x5d && b <= 0x7e || b >= 0x80 {
+			t[c] |= qdtext
+		}
+		if b == '\t' || b == ' ' || b >= 0x21 && b <= 0x7e || b >= 0x80 {
+			t[c] |= quotedPair
+		}
 	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-}
+	return t
+}()
 
-// isQdtext reports whether c may appear unescaped in a quoted string.
-func isQdtext(c byte) bool {
-	return c == '\t' || c == ' ' || c == 0x21 || c >= 0x23 && c <= 0x5b || c >= 0x5d && c <= 0x7e || c >= 0x80
-}
-
-// isQuotedPairChar reports whether c may follow a backslash in a quoted
-// string.
-func isQuotedPairChar(c byte) bool {
-	return c == '\t' || c == ' ' || c >= 0x21 && c <= 0x7e || c >= 0x80
-}
+func isTchar(c byte) bool { return class[c]&tchar != 0 }
 
 // stripObfuscatedPort removes an RFC 7239 obfuscated port ("_" then
 // ALPHA / DIGIT / "." / "_" / "-") from a node, "192.0.2.43:_p1" or

@@ -23,7 +23,7 @@ import (
 )
 
 // generous is the Timeout of tests that are not about timeouts. The
-// default 100ms is a production figure; on a loaded CI machine running the
+// default 50ms is a production figure; on a loaded CI machine running the
 // race detector a first call (dial, HELLO, EVALSHA, NOSCRIPT, EVAL) can take
 // longer, and a timed-out call would fail a test about something else. A
 // positive Timeout still runs the shared-deadline code.
