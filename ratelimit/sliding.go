@@ -69,8 +69,9 @@ func (l *SlidingWindow) Policies() []Policy { return l.policies }
 func (l *SlidingWindow) Len() int { return l.table.len() }
 
 // AllowN implements Limiter.
-func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decision, error) {
-	var d Decision
+func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Decision, err error) {
+	// d is the named result, written in place: a Decision is too large to
+	// copy for free on the hot path.
 	if n < 0 {
 		return d, ErrInvalidCost
 	}
@@ -85,49 +86,58 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 	}
 	e, _ := l.table.get(key, now)
 	now = e.lastUse.Load() // never earlier than a decision already made for this key
-	// Only the admission test and the update happen under the shard's
-	// lock; the figures for an admitted request are derived from a
-	// snapshot afterwards, which keeps the critical section short when many
-	// goroutines share a key.
-	var snap [MaxPolicies]windowState
-	all := true
-	for i, p := range l.policies {
-		w := l.windows[i]
+	// An admitted request, the common case, is decided and reported in one
+	// pass under the shard's lock, with one division per policy; a denied
+	// one is assessed in full (its RetryAfter decides how long the key is
+	// held).
+	np := len(l.policies)
+	d.n = np
+	all, best := true, 0
+	for i := 0; i < np; i++ {
+		w, limit := l.windows[i], l.policies[i].Limit
 		st := rollWindow(e.state[i], now, w)
 		e.state[i] = st
-		snap[i] = st
-		if !slidingwindow.Admits(st.prev, st.curr, p.Limit, n, w, now-st.index*w) {
+		elapsed := now - st.index*w
+		share := slidingwindow.Share(st.prev, w, elapsed)
+		if !slidingwindow.AdmitsShare(share, st.curr, limit, n) {
 			all = false
+			continue
 		}
-	}
-	if all && n > 0 {
-		for i := range l.policies {
-			e.state[i].curr += n
+		r := &d.results[i]
+		r.Allowed = true
+		r.Remaining = slidingwindow.RemainingAfter(share, st.curr, limit, n)
+		r.Reset = time.Duration(w - elapsed)
+		if r.Remaining < d.results[best].Remaining {
+			best = i
 		}
 	}
 	if all {
+		if n > 0 {
+			for i := 0; i < np; i++ {
+				e.state[i].curr += n
+			}
+		}
 		if e.held {
 			e.hold(now, 0) // quota again: evictable like any key
 		}
 		e.unlock()
+		// The binding policy of an admitted request is the one with the
+		// least remaining.
+		d.Allowed, d.binding = true, best
+		d.Limit, d.Remaining, d.Reset = l.policies[best].Limit, d.results[best].Remaining, d.results[best].Reset
+		return d, nil
 	}
-	d.n = len(l.policies)
-	for i, p := range l.policies {
-		d.results[i] = assessWindow(snap[i], p.Limit, n, now, l.windows[i])
+	for i := 0; i < np; i++ {
+		d.results[i] = assessWindow(e.state[i], l.policies[i].Limit, n, now, l.windows[i])
 	}
-	if !all {
-		unconsume(&d, n)
-	}
+	unconsume(&d, n)
 	d.finish(l.policies)
-	if !all {
-		// A key being denied is evicted last (see table), until it could
-		// be admitted again. A cost above a Limit says nothing of the
-		// key's quota.
-		if d.RetryAfter > 0 {
-			e.hold(now, now+int64(d.RetryAfter))
-		}
-		e.unlock()
+	// A key being denied is evicted last (see table), until it could be
+	// admitted again. A cost above a Limit says nothing of the key's quota.
+	if d.RetryAfter > 0 {
+		e.hold(now, now+int64(d.RetryAfter))
 	}
+	e.unlock()
 	return d, nil
 }
 

@@ -47,10 +47,11 @@ type table[S any] struct {
 // come first.
 type entry[S any] struct {
 	s       *shardData[S] // its shard, whose lock get's caller holds
-	lastUse atomic.Int64  // clock reading of the last access (ns)
-	key     string
-	ref     bool // accessed since the eviction sweep last passed
-	held    bool // on the shard's held list
+	key     string        // in inline when it fits
+	inline  [inlineKey]byte
+	lastUse atomic.Int64 // clock reading of the last access (ns)
+	ref     bool         // accessed since the eviction sweep last passed
+	held    bool         // on the shard's held list
 	state   S
 	until   int64     // held until this clock reading
 	hash    uint64    // of key, the shard map's key
@@ -58,6 +59,11 @@ type entry[S any] struct {
 	prev    *entry[S] // in the shard's live or held list
 	next    *entry[S]
 }
+
+// inlineKey is the longest key stored inside its entry, which then needs
+// no allocation of its own and whose comparison reads no other cache line;
+// client-address keys ("ip:2001:db8:1:2::/64") fit.
+const inlineKey = 24
 
 // list is a doubly linked list of entries, most recently added at head.
 type list[S any] struct {
@@ -133,7 +139,15 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], created bool) {
 	if s.n >= s.capacity {
 		s.evict(now)
 	}
-	e = &entry[S]{s: &s.shardData, key: strings.Clone(key), hash: h}
+	e = &entry[S]{s: &s.shardData, hash: h}
+	if len(key) <= inlineKey && len(key) > 0 {
+		// The entry's bytes are never written after this: the string
+		// stays immutable.
+		n := copy(e.inline[:], key)
+		e.key = unsafe.String(&e.inline[0], n)
+	} else {
+		e.key = strings.Clone(key)
+	}
 	e.lastUse.Store(now)
 	e.same = s.m[h]
 	s.m[h] = e

@@ -18,10 +18,27 @@ import "math"
 // whole-number estimates are exact; the Lua script of ratelimit/redisstore
 // evaluates the same IEEE expression.
 func Admits(prev, curr, limit, n, w, elapsed int64) bool {
+	return AdmitsShare(Share(prev, w, elapsed), curr, limit, n)
+}
+
+// Share is the previous window's weighted share of the estimate, elapsed
+// into the current window: prev × (w − elapsed) / w.
+func Share(prev, w, elapsed int64) float64 {
+	return float64(prev) * float64(w-elapsed) / float64(w)
+}
+
+// AdmitsShare is Admits given the previous window's Share, which callers
+// deciding and reporting on one policy compute once.
+func AdmitsShare(share float64, curr, limit, n int64) bool {
 	if n > limit {
 		return false // never fits; and curr+n below cannot overflow
 	}
-	return float64(prev)*float64(w-elapsed)/float64(w)+float64(curr+n) <= float64(limit)
+	return share+float64(curr+n) <= float64(limit)
+}
+
+// RemainingAfter is the Remaining of an admitted request of n units.
+func RemainingAfter(share float64, curr, limit, n int64) int64 {
+	return remaining(limit, share+float64(curr)+float64(n))
 }
 
 // Result is one policy's assessment of a request, in the caller's unit.
@@ -39,9 +56,10 @@ type Result struct {
 // policy alone: in a denied multi-policy decision the admitting policies
 // consumed nothing, so the caller adds n back to their Remaining.
 func Assess(prev, curr, limit, n, elapsed, w int64) Result {
-	estimate := float64(prev)*float64(w-elapsed)/float64(w) + float64(curr)
+	share := Share(prev, w, elapsed)
+	estimate := share + float64(curr)
 	toEnd := w - elapsed
-	if Admits(prev, curr, limit, n, w, elapsed) {
+	if AdmitsShare(share, curr, limit, n) {
 		return Result{Allowed: true, Remaining: remaining(limit, estimate+float64(n)), Reset: toEnd}
 	}
 	r := Result{Remaining: remaining(limit, estimate), Reset: toEnd}
