@@ -86,10 +86,10 @@ func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 				return peer
 			}
 		}
-		h := forwardedHops{lines: lines}
+		h := forwardedHops{fieldLines{lines: lines}}
 		return r.walk(peer, h.next)
 	}
-	h := xffHops{lines: req.Header["X-Forwarded-For"]}
+	h := xffHops{fieldLines{lines: req.Header["X-Forwarded-For"]}}
 	return r.walk(peer, h.next)
 }
 
@@ -119,25 +119,37 @@ func (r *Resolver) walk(peer netip.Addr, next func() (netip.Addr, bool, bool)) n
 // and is not searched for its end.
 const maxHop = 256
 
+// fieldLines hands out a header's field lines from the last.
+type fieldLines struct {
+	lines  []string
+	cur    string // the part of the current line not yet read
+	inLine bool
+}
+
+// line makes cur the line being read, taking the next one when the
+// current one is done; false when none is left.
+func (f *fieldLines) line() bool {
+	if !f.inLine {
+		if len(f.lines) == 0 {
+			return false
+		}
+		f.cur = f.lines[len(f.lines)-1]
+		f.lines = f.lines[:len(f.lines)-1]
+		f.inLine = true
+	}
+	return true
+}
+
 // xffHops iterates the comma-separated entries of X-Forwarded-For field
 // lines from the right: the last line first, each line's last entry first.
 // Empty entries are entries (garbage).
-type xffHops struct {
-	lines  []string
-	cur    string // the part of the current line not yet returned
-	inLine bool
-}
+type xffHops struct{ fieldLines }
 
 // next returns the next entry's address; isAddr is false for garbage, more
 // false when no entry is left.
 func (h *xffHops) next() (a netip.Addr, isAddr, more bool) {
-	if !h.inLine {
-		if len(h.lines) == 0 {
-			return netip.Addr{}, false, false
-		}
-		h.cur = h.lines[len(h.lines)-1]
-		h.lines = h.lines[:len(h.lines)-1]
-		h.inLine = true
+	if !h.line() {
+		return netip.Addr{}, false, false
 	}
 	// Look for the entry's start only within maxHop+1 bytes of its end.
 	from := max(0, len(h.cur)-maxHop-1)
@@ -163,23 +175,14 @@ func (h *xffHops) next() (a netip.Addr, isAddr, more bool) {
 
 // forwardedHops iterates the elements of valid Forwarded field lines from
 // the right, skipping empty list elements.
-type forwardedHops struct {
-	lines  []string
-	cur    string
-	inLine bool
-}
+type forwardedHops struct{ fieldLines }
 
 // next returns the for= address of the next element; isAddr is false when
 // the element has no for= parameter or its node is not an address.
 func (h *forwardedHops) next() (a netip.Addr, isAddr, more bool) {
 	for {
-		if !h.inLine {
-			if len(h.lines) == 0 {
-				return netip.Addr{}, false, false
-			}
-			h.cur = h.lines[len(h.lines)-1]
-			h.lines = h.lines[:len(h.lines)-1]
-			h.inLine = true
+		if !h.line() {
+			return netip.Addr{}, false, false
 		}
 		i := lastListComma(h.cur)
 		elem := h.cur[i+1:]
