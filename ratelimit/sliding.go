@@ -91,7 +91,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 	// one is assessed in full (its RetryAfter decides how long the key is
 	// held).
 	np := len(l.policies)
-	d.n = np
+	d.n = int8(np)
 	all, best := true, 0
 	for i := 0; i < np; i++ {
 		w, limit := l.windows[i], l.policies[i].Limit
@@ -104,10 +104,10 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 			continue
 		}
 		r := &d.results[i]
-		r.Allowed = true
-		r.Remaining = slidingwindow.RemainingAfter(share, st.curr, limit, n)
-		r.Reset = time.Duration(w - elapsed)
-		if r.Remaining < d.results[best].Remaining {
+		d.allowed |= 1 << i
+		r.remaining = slidingwindow.RemainingAfter(share, st.curr, limit, n)
+		r.reset = time.Duration(w - elapsed)
+		if r.remaining < d.results[best].remaining {
 			best = i
 		}
 	}
@@ -123,12 +123,12 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 		e.unlock()
 		// The binding policy of an admitted request is the one with the
 		// least remaining.
-		d.Allowed, d.binding = true, best
-		d.Limit, d.Remaining, d.Reset = l.policies[best].Limit, d.results[best].Remaining, d.results[best].Reset
+		d.Allowed, d.binding = true, int8(best)
+		d.Limit, d.Remaining, d.Reset = l.policies[best].Limit, d.results[best].remaining, d.results[best].reset
 		return d, nil
 	}
 	for i := 0; i < np; i++ {
-		d.results[i] = assessWindow(e.state[i], l.policies[i].Limit, n, now, l.windows[i])
+		d.set(i, assessWindow(e.state[i], l.policies[i].Limit, n, now, l.windows[i]))
 	}
 	unconsume(&d, n)
 	d.finish(l.policies)
@@ -164,9 +164,9 @@ func assessWindow(st windowState, limit, n, now, w int64) Result {
 // unconsume corrects the Remaining of admitting policies in a denied
 // decision: nothing was consumed, so n units are still there.
 func unconsume(d *Decision, n int64) {
-	for i := 0; i < d.n; i++ {
-		if d.results[i].Allowed {
-			d.results[i].Remaining += n
+	for i := 0; i < int(d.n); i++ {
+		if d.admitted(i) {
+			d.results[i].remaining += n
 		}
 	}
 }
