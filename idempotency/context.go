@@ -7,14 +7,15 @@ import (
 
 // Execution describes the claim under which a handler runs.
 type Execution struct {
-	// Fence is the claim's fencing token. It grows by one each time an
-	// expired claim of the same record is taken over, so a handler can make
-	// its own writes conditional on it ("UPDATE ... WHERE fence < $1") and a
-	// stale run that lost its lease cannot overwrite a newer one.
-	//
-	// Fences order the runs of one record only. A released record (a 5xx
-	// under the default policy, a panic, Decide(ReleaseKey)) is deleted,
-	// and the next claim of the key starts a new record at fence 1 again.
+	// Fence is the claim's fencing token: it is greater than the fence of
+	// every earlier claim of the same key that the store remembers,
+	// whether that claim lost its lease and was taken over or was released
+	// (a 5xx under the default policy, a panic, Decide(ReleaseKey)), so a
+	// handler can make its own writes conditional on it
+	// ("UPDATE ... SET fence = $1 WHERE id = $2 AND fence < $1") and a
+	// stale run cannot overwrite a newer one, nor a retry be refused
+	// because of a run that failed. Fences are large numbers (see
+	// [Owner]); compare them, never count on their values.
 	Fence int64
 	// Takeover is true when an earlier run of the same request lost its
 	// lease (it crashed, or stalled longer than the lease) and this run took

@@ -5,8 +5,7 @@
 // It follows draft-ietf-httpapi-idempotency-key-header-07 and stays
 // compatible with Stripe's behaviour and clients.
 //
-//	store, _ := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-//	m, _ := idempotency.New(store, principalOf, idempotency.Options{})
+//	m := idempotency.New(idempotency.NewMemoryStore(idempotency.MemoryOptions{}), principalOf, idempotency.Options{})
 //	mux.Handle("POST /orders", m.Handler(createOrder))
 //
 // # Protocol
@@ -26,23 +25,35 @@
 //	422 ErrKeyReused        the key was used for a different request
 //	409 ErrInFlight         the first request still runs; Retry-After says when to retry
 //	409 ErrNotReplayable    the first request ran but its response was not recorded
-//	503 ErrStoreUnavailable the store failed; nothing ran (fail closed)
+//	429 ErrTooManyKeys      the caller holds its whole budget of records; nothing ran
+//	503 ErrUnavailable      the store failed or is full; nothing ran (fail closed)
 //
-// The first request's status, allow-listed headers (DefaultReplayHeaders;
+// The first request's status, allow-listed headers ([DefaultReplayHeaders];
 // never Set-Cookie or hop-by-hop headers) and body are replayed byte for
 // byte, with "Idempotent-Replayed: true". Options.WaitTimeout makes an
 // in-flight retry wait for the first request and replay it instead of
 // answering 409.
 //
+// # Errors
+//
+// Two kinds of Err values, as in every Backstop package that has a
+// store: the [problem.Type] values above are what clients receive (their
+// type URI is their pkg.go.dev link), and the plain sentinels in store.go
+// are what stores return. A store wraps [ErrStoreUnavailable] when its
+// backend fails; the middleware answers that with [ErrUnavailable].
+// Every error handed to Options.ErrorHandler is a new *problem.Problem that
+// the handler may decorate.
+//
 // # Who shares a record
 //
-// Records are keyed by the SHA-256 of the caller's scope and the client's
-// key, so one caller's key can never return another caller's response, and
-// neither the key nor the caller's identity is stored in clear or logged.
-// Pass a [ScopeFunc] that returns the authenticated principal (tenant and
-// user). Without one, the Authorization header is the scope
-// ([AuthorizationScope]); a request without it is refused, never put into a
-// shared bucket, unless Options.AllowUnscoped says there is only one caller.
+// Records are keyed by SHA-256 digests of the caller's scope and the
+// client's key ([RecordKey]), so one caller's key can never return another
+// caller's response, and neither the key nor the caller's identity is
+// stored in clear or logged. Pass a [ScopeFunc] that returns the
+// authenticated principal (tenant and user). Without one, the
+// Authorization header is the scope ([AuthorizationScope]); a request
+// without it is refused, never put into a shared bucket, unless
+// Options.AllowUnscoped says there is only one caller.
 //
 // A request's fingerprint (method, path, canonical query and body; see
 // [Fingerprint]) is stored with the record. A retry must match it; another
@@ -53,13 +64,38 @@
 //
 // # What is stored
 //
-// [DefaultStatusPolicy] keeps 2xx–4xx responses except 408, 409, 425 and 429,
-// and releases the key on 5xx, so a retry after a transient failure runs
-// again. [KeepAll] is Stripe's "store everything once the handler started".
-// A handler that knows better calls [Decide]. A response that is streamed
-// (Flush, text/event-stream), hijacked, or larger than MaxResponseBytes is
-// sent in full but recorded as not replayable: the request never runs twice
-// and a retry gets ErrNotReplayable, never a truncated body.
+// [DefaultStatusPolicy] keeps 2xx–4xx responses except 401, 403, 408, 409,
+// 425 and 429, and releases the key on 5xx, so a retry after a transient
+// failure runs again and made-up credentials leave nothing behind.
+// [KeepAll] is Stripe's "store everything once the handler started". A
+// handler that knows better calls [Decide]. What is recorded is what the
+// handler wrote through the ResponseWriter the middleware gave it; a
+// handler that wrote nothing through it (a router that renders errors
+// itself after the middleware returned) releases the key, never records an
+// implicit 200. A response that is streamed (Flush, text/event-stream),
+// hijacked, or larger than MaxResponseBytes is sent in full but recorded as
+// not replayable: the request never runs twice and a retry gets
+// ErrNotReplayable, never a truncated body.
+//
+// # Budgets, and a full store
+//
+// Each caller (each scope) may hold Options.MaxRecordsPerScope records
+// (10,000) and Options.MaxBytesPerScope bytes of recorded responses
+// (16 MiB) at a time; a request with a new key beyond that gets 429
+// ErrTooManyKeys with Retry-After, and nothing runs. Retries of the
+// caller's earlier requests are still answered, and other callers are not
+// affected: no caller can take the whole store. Records count until their
+// retention ends, so size the budget for your busiest legitimate caller.
+// A full [MemoryStore] drops its oldest completed records, shortening its
+// effective retention, rather than refusing callers who did nothing
+// wrong; see its documentation for the requests per second a store of a
+// given size sustains for its retention.
+//
+// Put rate limiting and authentication in front of the middleware, in
+// that order, so that floods and made-up credentials are turned away
+// before they reach the store:
+//
+//	handler := limit.Handler(authenticate(idem.Handler(mux)))
 //
 // # Leases, crashes and fencing
 //
@@ -67,13 +103,14 @@
 // while the handler runs, separate from the retention of the response
 // (Options.Retention, 24 h). If the process dies, its key becomes claimable
 // once the lease runs out, not after a day. The next claim takes the record
-// over with a new owner token and a fence one higher; completion and release
+// over with a new owner token and a greater fence; completion and release
 // are compare-and-set on (token, fence), so a stalled owner that wakes up
-// late cannot overwrite the new run's result. The handler sees its fence
-// through [FromContext] and can make its own writes conditional on it.
-// A panicking handler releases its claim and the panic continues.
-// Completion and release run on context.WithoutCancel plus a timeout, so a
-// client that disconnects does not strand its record.
+// late cannot overwrite the new run's result. Fences also grow across
+// releases (see [Owner]): the handler sees its fence through
+// [FromContext] and can make its own writes conditional on it. A panicking
+// handler releases its claim and the panic continues. The claim, the
+// completion and the release run on context.WithoutCancel plus a timeout,
+// so a client that disconnects does not strand its record.
 //
 // # Guarantees
 //

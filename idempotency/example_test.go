@@ -13,16 +13,10 @@ import (
 )
 
 func ExampleMiddleware_Handler() {
-	store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	if err != nil {
-		panic(err)
-	}
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
 	// The scope is whoever the authentication middleware said the caller is.
 	principal := func(r *http.Request) (string, error) { return r.Header.Get("X-User"), nil }
-	m, err := idempotency.New(store, principal, idempotency.Options{})
-	if err != nil {
-		panic(err)
-	}
+	m := idempotency.New(store, principal, idempotency.Options{})
 	orders := 0
 	createOrder := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		orders++
@@ -56,24 +50,22 @@ func ExampleMiddleware_Handler() {
 }
 
 func ExampleNewMemoryStore() {
-	store, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{MaxEntries: 10_000})
-	if err != nil {
-		panic(err)
-	}
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{MaxRecords: 10_000})
 	ctx := context.Background()
-	req := idempotency.ClaimRequest{Key: "record", Fingerprint: "fp", Lease: 30 * time.Second, Retention: 24 * time.Hour}
+	key := idempotency.RecordKey{Scope: "scope-hash", ID: "record-hash"} // the middleware makes these
+	req := idempotency.ClaimRequest{Key: key, Fingerprint: "fp", Lease: 30 * time.Second, Retention: 24 * time.Hour}
 
 	first, _ := store.Claim(ctx, req)
-	fmt.Println(first.Outcome, first.Owner.Fence)
+	fmt.Println(first.Outcome, first.Owner.Fence > 0)
 
 	second, _ := store.Claim(ctx, req)
 	fmt.Println(second.Outcome)
 
-	_ = store.Complete(ctx, "record", first.Owner, idempotency.Response{Status: 201, Body: []byte("done")}, req.Retention)
+	_ = store.Complete(ctx, key, first.Owner, idempotency.Response{Status: 201, Body: []byte("done")}, req.Retention)
 	third, _ := store.Claim(ctx, req)
 	fmt.Println(third.Outcome, third.Response.Status, string(third.Response.Body))
 	// Output:
-	// claimed 1
+	// claimed true
 	// in_flight
 	// completed 201 done
 }
@@ -98,8 +90,24 @@ func ExampleFromContext() {
 func ExampleKeepAll() {
 	// Stripe's behaviour: once the handler started, every response is kept
 	// and replayed, 5xx included.
-	store, _ := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
-	_, err := idempotency.New(store, nil, idempotency.Options{StatusPolicy: idempotency.KeepAll})
-	fmt.Println(err)
-	// Output: <nil>
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	m := idempotency.New(store, nil, idempotency.Options{StatusPolicy: idempotency.KeepAll})
+	runs := 0
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs++
+		http.Error(w, "the charge went through, the receipt did not", http.StatusInternalServerError)
+	}))
+	for range 2 {
+		r := httptest.NewRequest(http.MethodPost, "/charges", nil)
+		r.Header.Set("Authorization", "Bearer alice")
+		r.Header.Set(idempotency.HeaderKey, "0f8e2b1c-charge-once")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		fmt.Printf("%d replayed=%q\n", w.Code, w.Header().Get(idempotency.HeaderReplayed))
+	}
+	fmt.Println("runs:", runs)
+	// Output:
+	// 500 replayed=""
+	// 500 replayed="true"
+	// runs: 1
 }

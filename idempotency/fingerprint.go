@@ -85,15 +85,30 @@ func hexString(sum []byte) string {
 	return string(b[:2*len(sum)])
 }
 
-// recordKey returns the store key for a client key within a scope: the hex
-// SHA-256 of both, length-prefixed, so that neither the raw key nor the
-// caller's identity is stored or sent to the store.
-func recordKey(scope, key string) string {
+// recordKey returns the record key for a client key within a scope:
+// Scope is the first 128 bits, in hex, of the SHA-256 of the
+// length-prefixed scope, and ID those of the SHA-256 of those 128 bits and
+// the length-prefixed key. Neither the raw key nor the caller's identity
+// is stored or sent to the store, a long scope (a bearer token) is hashed
+// once, and both strings share one allocation of 64 bytes. 128 bits keep
+// records apart: reaching another caller's record takes a second
+// preimage, and a collision among one's own records (2^64 work) only
+// merges them.
+func recordKey(scope, key string) RecordKey {
+	const half = sha256.Size / 2
 	var buf [512]byte
-	b := appendField(buf[:0], scope)
-	b = appendField(b, key)
-	sum := sha256.Sum256(b)
-	return hexString(sum[:])
+	scopeSum := sha256.Sum256(appendField(buf[:0], scope))
+	// The kept half of the scope's digest and the key, uvarint-prefixed:
+	// with a UUID key, 53 bytes, one SHA-256 block.
+	b := append(buf[:0], scopeSum[:half]...)
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = append(b, key...)
+	idSum := sha256.Sum256(b)
+	var h [4 * half]byte
+	hex.Encode(h[:2*half], scopeSum[:half])
+	hex.Encode(h[2*half:], idSum[:half])
+	both := string(h[:])
+	return RecordKey{Scope: both[:2*half], ID: both[2*half:]}
 }
 
 func appendField(b []byte, s string) []byte {

@@ -2,7 +2,9 @@ package idempotency_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -17,7 +19,7 @@ type extendCounter struct {
 	calls, renewed atomic.Int64
 }
 
-func (s *extendCounter) Extend(ctx context.Context, key string, o idempotency.Owner, lease time.Duration) error {
+func (s *extendCounter) Extend(ctx context.Context, key idempotency.RecordKey, o idempotency.Owner, lease time.Duration) error {
 	s.calls.Add(1)
 	err := s.Store.Extend(ctx, key, o, lease)
 	if err == nil {
@@ -121,4 +123,49 @@ func TestClientGoneMidHandler(t *testing.T) {
 			})
 		})
 	}
+}
+
+// concurrencyStore records how many Extend calls run at once.
+type concurrencyStore struct {
+	idempotency.Store
+	now, most, calls atomic.Int64
+}
+
+func (s *concurrencyStore) Extend(ctx context.Context, key idempotency.RecordKey, o idempotency.Owner, lease time.Duration) error {
+	n := s.now.Add(1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	time.Sleep(time.Millisecond) // a round trip
+	s.now.Add(-1)
+	s.calls.Add(1)
+	return s.Store.Extend(ctx, key, o, lease)
+}
+
+// The leases of many running claims are renewed in one batch, one after
+// the other: no goroutine per renewal, however many claims are due.
+func TestHeartbeatRenewsInOneBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const lease, handlers = 30 * time.Second, 50
+		store := &concurrencyStore{Store: newMemory(t, nil)}
+		h := newMW(t, store, idempotency.Options{Lease: lease}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(2 * lease)
+			w.WriteHeader(http.StatusCreated)
+		}))
+		var wg sync.WaitGroup
+		for i := range handlers {
+			wg.Go(func() {
+				if code := serve(h, req{keys: []string{fmt.Sprintf("batch-key-%04d-0123456789", i)}}).Code; code != http.StatusCreated {
+					t.Errorf("request %d = %d", i, code)
+				}
+			})
+		}
+		wg.Wait()
+		if calls := store.calls.Load(); calls < 3*handlers {
+			t.Fatalf("%d renewals of %d claims over two leases, want at least %d", calls, handlers, 3*handlers)
+		}
+		if most := store.most.Load(); most != 1 {
+			t.Fatalf("up to %d renewals ran at once, want them one after the other", most)
+		}
+		time.Sleep(lease) // let the heartbeat loop see there is nothing left
+	})
 }

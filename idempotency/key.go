@@ -8,13 +8,27 @@ import (
 // HeaderKey is the request header that carries the idempotency key.
 const HeaderKey = "Idempotency-Key"
 
-// Details of ParseKey's errors, all of which are problems of type
-// [ErrKeyMissing] or [ErrKeyInvalid].
-var (
-	errMissing  = ErrKeyMissing.New("Send an Idempotency-Key header with a unique key for this operation.")
-	errMultiple = ErrKeyInvalid.New("Send exactly one Idempotency-Key value.")
-	errSyntax   = ErrKeyInvalid.New("Send the key as a quoted string of printable ASCII, or as a bare key of visible ASCII without quotes, backslashes or commas.")
+// ParseKey's errors are problems of type [ErrKeyMissing] or
+// [ErrKeyInvalid], built afresh for every call: the caller (and
+// Options.ErrorHandler) may decorate them.
+type keyError uint8
+
+const (
+	keyOK keyError = iota
+	keyMissing
+	keyMultiple
+	keySyntax
 )
+
+func (e keyError) problem() error {
+	switch e {
+	case keyMissing:
+		return ErrKeyMissing.New("Send an Idempotency-Key header with a unique key for this operation.")
+	case keyMultiple:
+		return ErrKeyInvalid.New("Send exactly one Idempotency-Key value.")
+	}
+	return ErrKeyInvalid.New("Send the key as a quoted string of printable ASCII, or as a bare key of visible ASCII without quotes, backslashes or commas.")
+}
 
 func errLength(minLen, maxLen int) error {
 	return ErrKeyInvalid.New("The key must be "+strconv.Itoa(minLen)+" to "+strconv.Itoa(maxLen)+" characters long.").
@@ -36,41 +50,12 @@ func errLength(minLen, maxLen int) error {
 //
 // Errors are problems of type [ErrKeyMissing] (no value) or [ErrKeyInvalid]
 // (several header lines, a comma-separated list, bad syntax, or a length
-// out of range; length counts the bytes of the decoded key). The returned
-// problems are shared: do not modify them.
+// out of range; length counts the bytes of the decoded key). Each call
+// returns a new problem, which the caller may modify.
 func ParseKey(values []string, minLen, maxLen int) (string, error) {
-	switch len(values) {
-	case 0:
-		return "", errMissing
-	case 1:
-	default:
-		return "", errMultiple
-	}
-	v := strings.Trim(values[0], " \t")
-	if v == "" {
-		return "", errMissing
-	}
-	var key string
-	if v[0] == '"' {
-		k, rest, err := parseSFString(v)
-		if err != nil {
-			return "", err
-		}
-		if err := skipParams(rest); err != nil {
-			return "", err
-		}
-		key = k
-	} else {
-		for i := 0; i < len(v); i++ {
-			c := v[i]
-			switch {
-			case c == ',':
-				return "", errMultiple
-			case c < 0x21 || c > 0x7e || c == '"' || c == '\\':
-				return "", errSyntax
-			}
-		}
-		key = v
+	key, kerr := parseKey(values)
+	if kerr != keyOK {
+		return "", kerr.problem()
 	}
 	if len(key) < minLen || len(key) > maxLen {
 		return "", errLength(minLen, maxLen)
@@ -78,25 +63,59 @@ func ParseKey(values []string, minLen, maxLen int) (string, error) {
 	return key, nil
 }
 
+func parseKey(values []string) (string, keyError) {
+	switch len(values) {
+	case 0:
+		return "", keyMissing
+	case 1:
+	default:
+		return "", keyMultiple
+	}
+	v := strings.Trim(values[0], " \t")
+	if v == "" {
+		return "", keyMissing
+	}
+	if v[0] == '"' {
+		k, rest, err := parseSFString(v)
+		if err != keyOK {
+			return "", err
+		}
+		if err := skipParams(rest); err != keyOK {
+			return "", err
+		}
+		return k, keyOK
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == ',':
+			return "", keyMultiple
+		case c < 0x21 || c > 0x7e || c == '"' || c == '\\':
+			return "", keySyntax
+		}
+	}
+	return v, keyOK
+}
+
 // parseSFString parses an sf-string at the start of s and returns the
 // decoded string and the rest of s.
-func parseSFString(s string) (string, string, error) {
+func parseSFString(s string) (string, string, keyError) {
 	// Fast path: no escapes.
 	for i := 1; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"':
-			return s[1:i], s[i+1:], nil
+			return s[1:i], s[i+1:], keyOK
 		case c == '\\':
 			return parseSFStringEscaped(s)
 		case c < 0x20 || c > 0x7e:
-			return "", "", errSyntax
+			return "", "", keySyntax
 		}
 	}
-	return "", "", errSyntax // no closing quote
+	return "", "", keySyntax // no closing quote
 }
 
-func parseSFStringEscaped(s string) (string, string, error) {
+func parseSFStringEscaped(s string) (string, string, keyError) {
 	var b strings.Builder
 	for i := 1; i < len(s); i++ {
 		c := s[i]
@@ -104,40 +123,40 @@ func parseSFStringEscaped(s string) (string, string, error) {
 		case c == '\\':
 			i++
 			if i == len(s) || (s[i] != '"' && s[i] != '\\') {
-				return "", "", errSyntax
+				return "", "", keySyntax
 			}
 			b.WriteByte(s[i])
 		case c == '"':
-			return b.String(), s[i+1:], nil
+			return b.String(), s[i+1:], keyOK
 		case c < 0x20 || c > 0x7e:
-			return "", "", errSyntax
+			return "", "", keySyntax
 		default:
 			b.WriteByte(c)
 		}
 	}
-	return "", "", errSyntax
+	return "", "", keySyntax
 }
 
 // skipParams checks that s is a valid parameter list of a Structured Field
 // Item (RFC 9651 §3.1.2) and nothing else. A comma means a list, which an
 // Item is not.
-func skipParams(s string) error {
+func skipParams(s string) keyError {
 	for {
 		s = strings.TrimRight(s, " \t")
 		if s == "" {
-			return nil
+			return keyOK
 		}
 		switch s[0] {
 		case ';':
 		case ',':
-			return errMultiple
+			return keyMultiple
 		default:
-			return errSyntax
+			return keySyntax
 		}
 		s = strings.TrimLeft(s[1:], " ")
 		// param-key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )
 		if s == "" || !(isLCAlpha(s[0]) || s[0] == '*') {
-			return errSyntax
+			return keySyntax
 		}
 		i := 1
 		for i < len(s) && (isLCAlpha(s[i]) || isDigit(s[i]) || strings.IndexByte("_-.*", s[i]) >= 0) {
@@ -148,7 +167,7 @@ func skipParams(s string) error {
 			continue // boolean true
 		}
 		rest, err := skipBareItem(s[1:])
-		if err != nil {
+		if err != keyOK {
 			return err
 		}
 		s = rest
@@ -156,9 +175,9 @@ func skipParams(s string) error {
 }
 
 // skipBareItem skips one bare item (RFC 9651 §3.3) at the start of s.
-func skipBareItem(s string) (string, error) {
+func skipBareItem(s string) (string, keyError) {
 	if s == "" {
-		return "", errSyntax
+		return "", keySyntax
 	}
 	c := s[0]
 	switch {
@@ -175,34 +194,34 @@ func skipBareItem(s string) (string, error) {
 			i++
 		}
 		if i == start || i-start > 16 || s[i-1] == '.' || strings.Count(s[start:i], ".") > 1 {
-			return "", errSyntax
+			return "", keySyntax
 		}
-		return s[i:], nil
+		return s[i:], keyOK
 	case c == '?': // boolean
 		if len(s) < 2 || (s[1] != '0' && s[1] != '1') {
-			return "", errSyntax
+			return "", keySyntax
 		}
-		return s[2:], nil
+		return s[2:], keyOK
 	case c == ':': // byte sequence
 		end := strings.IndexByte(s[1:], ':')
 		if end < 0 {
-			return "", errSyntax
+			return "", keySyntax
 		}
 		for i := 1; i <= end; i++ {
 			b := s[i]
 			if !(isAlpha(b) || isDigit(b) || b == '+' || b == '/' || b == '=') {
-				return "", errSyntax
+				return "", keySyntax
 			}
 		}
-		return s[end+2:], nil
+		return s[end+2:], keyOK
 	case isAlpha(c) || c == '*': // token
 		i := 1
 		for i < len(s) && isTokenChar(s[i]) {
 			i++
 		}
-		return s[i:], nil
+		return s[i:], keyOK
 	}
-	return "", errSyntax
+	return "", keySyntax
 }
 
 func isLCAlpha(c byte) bool { return c >= 'a' && c <= 'z' }

@@ -3,23 +3,22 @@ package idempotency
 import (
 	"container/heap"
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"hash/maphash"
 	"math"
-	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// MemoryOptions configure a [MemoryStore]. The zero value is the default.
+// MemoryOptions configure a [MemoryStore]. The zero value of every field
+// is the default its comment gives; [NewMemoryStore] panics on a negative
+// bound.
 type MemoryOptions struct {
-	// MaxEntries bounds the number of records, pending and completed.
-	// Zero means 100,000.
-	MaxEntries int
-	// MaxBytes bounds the sum of stored response bodies and headers.
+	// MaxRecords bounds the number of records, pending and completed.
+	// Zero means 100,000. A record of a small response takes about 1 KiB
+	// of heap, so a full default store about 100 MiB.
+	MaxRecords int
+	// MaxBytes bounds the sum of recorded response bodies and headers.
 	// Zero means 64 MiB. It is checked when a record is claimed: requests
 	// already running when it is reached still record their responses, so
 	// the sum can exceed it by at most those responses (each bounded by the
@@ -28,19 +27,6 @@ type MemoryOptions struct {
 	// Now returns the current time. Nil means time.Now, whose monotonic
 	// reading keeps leases safe from wall-clock jumps. Tests inject a fake.
 	Now func() time.Time
-}
-
-func (o MemoryOptions) withDefaults() MemoryOptions {
-	if o.MaxEntries == 0 {
-		o.MaxEntries = 100_000
-	}
-	if o.MaxBytes == 0 {
-		o.MaxBytes = 64 << 20
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	return o
 }
 
 const memoryShards = 16
@@ -52,60 +38,75 @@ const memoryShards = 16
 // Use it for single-instance services and tests, and a shared store such as
 // package redisstore everywhere else.
 //
-// Memory is bounded: when MaxEntries or MaxBytes is reached, Claim returns
-// [ErrStoreFull] (the middleware answers 503) rather than evict a record,
-// because an evicted record means a request runs twice. Expired records are
-// removed as new claims arrive (a min-heap per shard, so no background
-// goroutine and nothing to close). Its methods never block on I/O.
+// Memory is bounded by MaxRecords and MaxBytes, and each caller's share by
+// the budget in ClaimRequest (the middleware's Options.MaxRecordsPerScope
+// and MaxBytesPerScope), so no caller can take the whole store. When the
+// store is full, a new claim first drops the completed records that were
+// completed longest ago (about the oldest first, across the store): a busy
+// store shortens its effective retention instead of refusing anyone, and a
+// retry of a dropped record's request runs it again. A caller over its
+// budget is refused before anything is dropped for it. Pending records are
+// never dropped: only a store full of requests in flight answers
+// [ErrStoreFull]. [MemoryStore.Evictions] counts the dropped records.
 //
-// A MemoryStore is safe for concurrent use. Create it with [NewMemoryStore].
+// How many requests a second a store sustains for its retention: the
+// store keeps every response for the full retention as long as new keys
+// arrive at no more than min(MaxRecords, MaxBytes / average recorded
+// response) / Retention a second on average. With the defaults (100,000
+// records, 64 MiB) and the middleware's 24 h retention, that is 1.16 new
+// keys a second for responses under about 670 bytes (100,000 / 86,400 s),
+// and 0.76 a second for 1 KiB responses (65,536 / 86,400 s). Beyond that
+// rate the effective retention is the store's capacity divided by the
+// rate: at 100 new keys a second, about 17 minutes. Raise MaxRecords and
+// MaxBytes, or lower Options.Retention, to keep responses longer; watch
+// Evictions.
+//
+// Expired records are removed as new claims arrive (a min-heap per shard,
+// so no background goroutine and nothing to close). Its methods never
+// block on I/O.
+//
+// Fences are the larger of the clock in microseconds since the Unix epoch
+// and one more than the last fence the store issued, so they grow with
+// every claim of the store, across releases, and across restarts while
+// the clock does not step back.
+//
+// A MemoryStore is safe for concurrent use. Create it with
+// [NewMemoryStore]; the zero value is not usable.
 type MemoryStore struct {
 	now        func() time.Time
-	maxEntries int
+	maxRecords int64
 	maxBytes   int64
 	seed       maphash.Seed
-	entries    atomic.Int64 // records held, across shards
+	records    atomic.Int64 // records held, across shards
 	bytes      atomic.Int64 // response bytes held, across shards
+	fence      atomic.Int64 // the last fence issued
+	evictions  atomic.Int64
 
 	shards [memoryShards]memoryShard
+	scopes [memoryShards]scopeShard
 }
 
-type memoryShard struct {
-	mu      sync.Mutex
-	entries map[string]*memoryEntry
-	expiry  expiryHeap
-	_       [48]byte // keep shards on separate cache lines
-}
-
-type memoryEntry struct {
-	key         string
-	state       State
-	fingerprint string
-	token       string
-	fence       int64
-	lease       time.Time // pending: lease deadline
-	expires     time.Time // the record disappears at this time
-	resp        Response
-	size        int64
-	index       int // in the shard's expiry heap
-}
-
-// NewMemoryStore returns a MemoryStore configured by o. It fails when a
+// NewMemoryStore returns a MemoryStore configured by o. It panics when a
 // bound is negative.
-func NewMemoryStore(o MemoryOptions) (*MemoryStore, error) {
-	if o.MaxEntries < 0 || o.MaxBytes < 0 {
-		return nil, errors.New("idempotency: MemoryOptions bounds must not be negative")
+func NewMemoryStore(o MemoryOptions) *MemoryStore {
+	if o.MaxRecords < 0 || o.MaxBytes < 0 {
+		panic("idempotency: MemoryOptions.MaxRecords and MaxBytes must not be negative")
 	}
-	o = o.withDefaults()
-	s := &MemoryStore{now: o.Now, maxEntries: o.MaxEntries, maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
+	if o.MaxRecords == 0 {
+		o.MaxRecords = 100_000
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &MemoryStore{now: o.Now, maxRecords: int64(o.MaxRecords), maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].entries = make(map[string]*memoryEntry)
+		s.scopes[i].usage = make(map[string]*scopeUsage)
 	}
-	return s, nil
-}
-
-func (s *MemoryStore) shard(key string) *memoryShard {
-	return &s.shards[maphash.String(s.seed, key)%memoryShards]
+	return s
 }
 
 // Len returns the number of records held, expired ones included until they
@@ -121,10 +122,14 @@ func (s *MemoryStore) Len() int {
 	return n
 }
 
+// Evictions returns how many completed records the store has dropped
+// before their retention ended, to make room for new claims.
+func (s *MemoryStore) Evictions() int64 { return s.evictions.Load() }
+
 // Sweep removes every expired record now. Claim already removes expired
-// records of the shard it touches, and sweeps everything before it reports
-// ErrStoreFull, so calling Sweep is never needed for correctness; it only
-// returns memory sooner.
+// records of the shard it touches, and sweeps everything before it drops
+// a record to make room, so calling Sweep is never needed for
+// correctness; it only returns memory sooner.
 func (s *MemoryStore) Sweep() {
 	now := s.now()
 	for i := range s.shards {
@@ -135,32 +140,16 @@ func (s *MemoryStore) Sweep() {
 	}
 }
 
-func (s *MemoryStore) atCapacity() bool {
-	return s.entries.Load() >= int64(s.maxEntries) || s.bytes.Load() >= s.maxBytes
-}
-
-// sweep removes expired entries. The caller holds sh.mu.
-func (sh *memoryShard) sweep(s *MemoryStore, now time.Time) {
-	for len(sh.expiry) > 0 && !sh.expiry[0].expires.After(now) {
-		sh.remove(s, sh.expiry[0])
+// nextFence returns a fence greater than every fence issued before and
+// than above, and at least the clock in microseconds.
+func (s *MemoryStore) nextFence(now time.Time, above int64) int64 {
+	for {
+		last := s.fence.Load()
+		f := max(now.UnixMicro(), last+1, above+1)
+		if s.fence.CompareAndSwap(last, f) {
+			return f
+		}
 	}
-}
-
-func (sh *memoryShard) remove(s *MemoryStore, e *memoryEntry) {
-	heap.Remove(&sh.expiry, e.index)
-	delete(sh.entries, e.key)
-	s.entries.Add(-1)
-	s.bytes.Add(-e.size)
-}
-
-// lookup returns the live entry for key, removing it when it has expired.
-func (sh *memoryShard) lookup(s *MemoryStore, key string, now time.Time) *memoryEntry {
-	e := sh.entries[key]
-	if e != nil && !e.expires.After(now) {
-		sh.remove(s, e)
-		return nil
-	}
-	return e
 }
 
 // Claim implements [Store].
@@ -171,28 +160,46 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	if req.Lease <= 0 || req.Retention <= 0 {
 		return ClaimResult{}, errors.New("idempotency: Claim needs a positive lease and retention")
 	}
-	if s.atCapacity() {
-		s.Sweep()
-	}
-	sh := s.shard(req.Key)
+	sh := s.shard(req.Key.ID)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
 	now := s.now()
 	sh.sweep(s, now)
-	e := sh.entries[req.Key]
+	e := sh.entries[req.Key.ID]
+	// outside runs fn without holding sh, then looks the key up again.
+	outside := func(fn func()) {
+		sh.mu.Unlock()
+		fn()
+		sh.mu.Lock()
+		now = s.now()
+		sh.sweep(s, now)
+		e = sh.entries[req.Key.ID]
+	}
 	if e == nil {
-		if s.atCapacity() {
-			return ClaimResult{}, ErrStoreFull
+		// The budget first: a caller over it must not make the store drop
+		// other callers' records (create checks again, under the locks
+		// that make it exact).
+		ss := s.scopeShard(req.Key.Scope)
+		over := func() (ClaimResult, bool) {
+			ss.mu.Lock()
+			defer ss.mu.Unlock()
+			return ss.overBudget(req, now)
 		}
-		tok := NewToken()
-		e = &memoryEntry{
-			key: req.Key, state: Pending, fingerprint: req.Fingerprint, token: tok, fence: 1,
-			lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
+		if _, ok := over(); ok {
+			// Expired records of the scope may sit in shards no claim has
+			// swept yet: sweep them all before refusing.
+			outside(s.Sweep)
+			if res, ok := over(); e == nil && ok {
+				sh.mu.Unlock()
+				return res, nil
+			}
 		}
-		sh.entries[req.Key] = e
-		heap.Push(&sh.expiry, e)
-		s.entries.Add(1)
-		return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: 1}}, nil
+		if e == nil && s.atCapacity() {
+			outside(s.makeRoom) // room is made across shards
+		}
+	}
+	defer sh.mu.Unlock()
+	if e == nil {
+		return s.create(sh, req, now)
 	}
 	switch {
 	case e.fingerprint != req.Fingerprint:
@@ -204,11 +211,52 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	}
 	tok := NewToken()
 	e.token = tok
-	e.fence++
+	e.fence = s.nextFence(now, e.fence)
 	e.lease = now.Add(req.Lease)
 	e.expires = now.Add(lifetime(req))
 	heap.Fix(&sh.expiry, e.index)
 	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}, Takeover: true}, nil
+}
+
+// create makes a new pending record, within the scope's budget and the
+// store's bounds. The caller holds sh.mu.
+func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (ClaimResult, error) {
+	ss := s.scopeShard(req.Key.Scope)
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if res, over := ss.overBudget(req, now); over {
+		return res, nil // checked first: a caller over its budget never makes others' records go
+	}
+	if s.atCapacity() {
+		// Another claim took the room made for this one: drop from this
+		// shard, whose lock is held (remove takes scope locks: release ours).
+		ss.mu.Unlock()
+		ok := sh.evictOne(s)
+		ss.mu.Lock()
+		if !ok || s.atCapacity() {
+			return ClaimResult{}, ErrStoreFull
+		}
+		if res, over := ss.overBudget(req, now); over {
+			return res, nil
+		}
+	}
+	u := ss.usage[req.Key.Scope]
+	if u == nil {
+		u = &scopeUsage{scope: req.Key.Scope}
+		ss.usage[req.Key.Scope] = u
+	}
+	tok := NewToken()
+	e := &memoryEntry{
+		id: req.Key.ID, scope: u, state: Pending, fingerprint: req.Fingerprint, token: tok,
+		fence: s.nextFence(now, 0), lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
+	}
+	e.claimedTil = e.expires
+	sh.entries[e.id] = e
+	heap.Push(&sh.expiry, e)
+	s.records.Add(1)
+	u.records++
+	u.claimed.pushBack(e, scopeLinks)
+	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}}, nil
 }
 
 // lifetime returns how long a pending record lives, Lease+Retention,
@@ -221,25 +269,16 @@ func lifetime(req ClaimRequest) time.Duration {
 	return req.Lease + req.Retention
 }
 
-// owned returns the pending entry held by owner, or ErrNotOwner.
-func (sh *memoryShard) owned(s *MemoryStore, key string, owner Owner, now time.Time) (*memoryEntry, error) {
-	e := sh.lookup(s, key, now)
-	if e == nil || e.state != Pending || e.fence != owner.Fence || e.token != owner.Token {
-		return nil, ErrNotOwner
-	}
-	return e, nil
-}
-
 // Extend implements [Store].
-func (s *MemoryStore) Extend(ctx context.Context, key string, owner Owner, lease time.Duration) error {
+func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, lease time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.now()
-	e, err := sh.owned(s, key, owner, now)
+	e, err := sh.owned(s, key.ID, owner, now)
 	if err != nil {
 		return err
 	}
@@ -252,7 +291,7 @@ func (s *MemoryStore) Extend(ctx context.Context, key string, owner Owner, lease
 }
 
 // Complete implements [Store].
-func (s *MemoryStore) Complete(ctx context.Context, key string, owner Owner, resp Response, retention time.Duration) error {
+func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, resp Response, retention time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -263,11 +302,11 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, owner Owner, res
 			size += int64(len(v))
 		}
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.now()
-	e, err := sh.owned(s, key, owner, now)
+	e, err := sh.owned(s, key.ID, owner, now)
 	if err != nil {
 		return err
 	}
@@ -275,20 +314,25 @@ func (s *MemoryStore) Complete(ctx context.Context, key string, owner Owner, res
 	e.resp = resp
 	e.size = size
 	s.bytes.Add(size)
+	ss := s.scopeShard(e.scope.scope)
+	ss.mu.Lock()
+	e.scope.bytes += size
+	ss.mu.Unlock()
 	e.expires = now.Add(retention)
 	heap.Fix(&sh.expiry, e.index)
+	sh.done.pushBack(e, doneLinks)
 	return nil
 }
 
 // Release implements [Store].
-func (s *MemoryStore) Release(ctx context.Context, key string, owner Owner) error {
+func (s *MemoryStore) Release(ctx context.Context, key RecordKey, owner Owner) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	e, err := sh.owned(s, key, owner, s.now())
+	e, err := sh.owned(s, key.ID, owner, s.now())
 	if err != nil {
 		return err
 	}
@@ -297,15 +341,15 @@ func (s *MemoryStore) Release(ctx context.Context, key string, owner Owner) erro
 }
 
 // Get implements [Store].
-func (s *MemoryStore) Get(ctx context.Context, key string) (Record, error) {
+func (s *MemoryStore) Get(ctx context.Context, key RecordKey) (Record, error) {
 	if err := ctx.Err(); err != nil {
 		return Record{}, err
 	}
-	sh := s.shard(key)
+	sh := s.shard(key.ID)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	now := s.now()
-	e := sh.lookup(s, key, now)
+	e := sh.lookup(s, key.ID, now)
 	if e == nil {
 		return Record{}, ErrNotFound
 	}
@@ -316,42 +360,6 @@ func (s *MemoryStore) Get(ctx context.Context, key string) (Record, error) {
 		rec.Response = e.resp
 	}
 	return rec, nil
-}
-
-// NewToken returns a fresh owner token for Store implementations: 128
-// random bits in hex, unique across processes with overwhelming
-// probability. Tokens identify a claim between the middleware and its
-// store and never reach clients, so they come from math/rand/v2 (ChaCha8,
-// seeded by the runtime from the OS) rather than a system call per token.
-func NewToken() string {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
-	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
-	var h [32]byte
-	hex.Encode(h[:], b[:])
-	return string(h[:])
-}
-
-type expiryHeap []*memoryEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*memoryEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
 }
 
 func (*MemoryStore) neverBlocks() {}

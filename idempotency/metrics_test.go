@@ -53,14 +53,18 @@ func (c fakeCounter) Add(_ context.Context, n int64, opts ...metric.AddOption) {
 func TestMetrics(t *testing.T) {
 	mp := &fakeMeter{counts: map[string]int64{}}
 	c := &counter{}
-	h := newMW(t, newMemory(t, nil), idempotency.Options{MeterProvider: mp}).Handler(c)
-	serve(h, req{})                        // executed
-	serve(h, req{})                        // replayed
-	serve(h, req{})                        // replayed
-	serve(h, req{body: "x"})               // mismatch
-	serve(h, req{keys: []string{"short"}}) // rejected
-	serve(h, req{method: http.MethodGet})  // not covered: not counted
-	want := map[string]int64{"executed": 1, "replayed": 2, "mismatch": 1, "rejected": 1}
+	store := newMemory(t, nil)
+	h := newMW(t, store, idempotency.Options{MeterProvider: mp, MaxRecordsPerScope: 1}).Handler(c)
+	serve(h, req{})                                         // executed
+	serve(h, req{})                                         // replayed
+	serve(h, req{})                                         // replayed
+	serve(h, req{body: "x"})                                // mismatch
+	serve(h, req{keys: []string{"short"}})                  // rejected
+	serve(h, req{keys: []string{"another-key-0123456789"}}) // over_budget
+	serve(h, req{method: http.MethodGet})                   // not covered: not counted
+	silent := newMW(t, store, idempotency.Options{MeterProvider: mp}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	serve(silent, req{auth: "Bearer bob"}) // executed (then released: nothing written), counted once
+	want := map[string]int64{"executed": 2, "replayed": 2, "mismatch": 1, "rejected": 1, "over_budget": 1}
 	mp.mu.Lock()
 	defer mp.mu.Unlock()
 	if len(mp.counts) != len(want) {
@@ -102,5 +106,17 @@ func TestSpanAttributes(t *testing.T) {
 		if _, ok := span.attrs["idempotency.fence"]; ok != (want == "executed") {
 			t.Fatalf("fence attribute present = %v for %s", ok, want)
 		}
+	}
+}
+
+// A response the middleware did not see is marked on the span, so that a
+// router writing around the middleware shows in traces.
+func TestSpanMarksUnrecordedResponse(t *testing.T) {
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	span := &fakeSpan{attrs: map[attribute.Key]attribute.Value{}}
+	r := req{}.build()
+	h.ServeHTTP(httptest.NewRecorder(), r.WithContext(trace.ContextWithSpan(r.Context(), span)))
+	if v, ok := span.attrs["idempotency.unrecorded"]; !ok || !v.AsBool() {
+		t.Fatalf("span attributes %v, want idempotency.unrecorded=true", span.attrs)
 	}
 }

@@ -1,185 +1,24 @@
 package idempotency_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
-	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/idempotency/storetest"
 	"github.com/backstop-go/backstop/problem"
 )
-
-const testKey = "key-0123456789abcdef"
-
-func newMemory(t testing.TB, clock *fakeClock) *idempotency.MemoryStore {
-	t.Helper()
-	o := idempotency.MemoryOptions{}
-	if clock != nil {
-		o.Now = clock.Now
-	}
-	s, err := idempotency.NewMemoryStore(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func newMW(t testing.TB, store idempotency.Store, o idempotency.Options) *idempotency.Middleware {
-	t.Helper()
-	m, err := idempotency.New(store, nil, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-type req struct {
-	method, target, body, auth string
-	keys                       []string
-}
-
-func (q req) build() *http.Request {
-	if q.method == "" {
-		q.method = http.MethodPost
-	}
-	if q.target == "" {
-		q.target = "/orders"
-	}
-	r := httptest.NewRequest(q.method, q.target, strings.NewReader(q.body))
-	if q.auth == "" {
-		q.auth = "Bearer alice"
-	}
-	if q.auth != "-" {
-		r.Header.Set("Authorization", q.auth)
-	}
-	if q.keys == nil {
-		q.keys = []string{testKey}
-	}
-	for _, k := range q.keys {
-		r.Header.Add(idempotency.HeaderKey, k)
-	}
-	return r
-}
-
-func serve(h http.Handler, q req) *httptest.ResponseRecorder {
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, q.build())
-	return rec
-}
-
-// postOver sends the default request (req{}) to srv over a real
-// connection and returns the response with its body read (resp.Body is a
-// fresh reader over the same bytes, so problem.Parse still works).
-func postOver(t *testing.T, srv *httptest.Server) (*http.Response, []byte) {
-	t.Helper()
-	hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/orders", nil)
-	hr.Header = req{}.build().Header
-	resp, err := srv.Client().Do(hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, body
-}
-
-// counter is a handler that counts its runs and answers with what status
-// returns, echoing the body.
-type counter struct {
-	runs   atomic.Int64
-	status func(run int64) int
-}
-
-func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := c.runs.Add(1)
-	body, _ := io.ReadAll(r.Body)
-	status := http.StatusCreated
-	if c.status != nil {
-		status = c.status(n)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"run":` + string(rune('0'+n)) + `,"body":"` + string(body) + `"}`))
-}
-
-func assertProblem(t *testing.T, rec *httptest.ResponseRecorder, want problem.Type) *problem.Problem {
-	t.Helper()
-	if rec.Code != want.Status {
-		t.Fatalf("status = %d, want %d; body %q", rec.Code, want.Status, rec.Body)
-	}
-	p, err := problem.Parse(rec.Result())
-	if err != nil {
-		t.Fatalf("not a problem: %v; body %q", err, rec.Body)
-	}
-	if !errors.Is(p, want) {
-		t.Fatalf("problem type = %q, want %q", p.Type, want.URI)
-	}
-	return p
-}
-
-func TestReplayFidelity(t *testing.T) {
-	var runs atomic.Int64
-	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		runs.Add(1)
-		h := w.Header()
-		h.Set("Content-Type", "application/vnd.api+json")
-		h.Set("Location", "/orders/42")
-		h.Set("ETag", `"v1"`)
-		h.Add("Link", "</a>; rel=a")
-		h.Add("Link", "</b>; rel=b")
-		h.Set("Set-Cookie", "session=secret")
-		h.Set("X-Request-Id", "r1")
-		h.Set("Cache-Control", "private")
-		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write([]byte("part1,"))
-		_, _ = w.Write([]byte("\x00part2"))
-	}))
-	first := serve(h, req{body: "b"})
-	if first.Code != http.StatusCreated || first.Header().Get(idempotency.HeaderReplayed) != "" {
-		t.Fatalf("first = %d %v", first.Code, first.Header())
-	}
-	for i := 0; i < 2; i++ {
-		rep := serve(h, req{body: "b"})
-		if rep.Code != http.StatusCreated || rep.Body.String() != "part1,\x00part2" {
-			t.Fatalf("replay = %d %q", rep.Code, rep.Body)
-		}
-		want := http.Header{
-			"Content-Type":             {"application/vnd.api+json"},
-			"Location":                 {"/orders/42"},
-			"Etag":                     {`"v1"`},
-			"Link":                     {"</a>; rel=a", "</b>; rel=b"},
-			"Cache-Control":            {"private"},
-			idempotency.HeaderReplayed: {"true"},
-		}
-		for k, v := range want {
-			if got := rep.Header()[k]; strings.Join(got, "|") != strings.Join(v, "|") {
-				t.Errorf("replayed %s = %q, want %q", k, got, v)
-			}
-		}
-		for _, k := range []string{"Set-Cookie", "X-Request-Id"} {
-			if v := rep.Header().Get(k); v != "" {
-				t.Errorf("replayed %s = %q, want it absent", k, v)
-			}
-		}
-	}
-	if runs.Load() != 1 {
-		t.Fatalf("handler ran %d times, want 1", runs.Load())
-	}
-}
 
 func TestKeyErrors(t *testing.T) {
 	tests := []struct {
@@ -292,15 +131,12 @@ func TestScopeIsolation(t *testing.T) {
 	}
 	// A custom scope function.
 	c2 := &counter{}
-	m, err := idempotency.New(newMemory(t, nil), func(r *http.Request) (string, error) {
+	m := idempotency.New(newMemory(t, nil), func(r *http.Request) (string, error) {
 		if r.Header.Get("X-Tenant") == "" {
 			return "", problem.New(http.StatusUnauthorized, "no tenant")
 		}
 		return r.Header.Get("X-Tenant"), nil
 	}, idempotency.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	h2 := m.Handler(c2)
 	r1 := req{}.build()
 	r1.Header.Set("X-Tenant", "t1")
@@ -329,6 +165,9 @@ func TestStatusPolicy(t *testing.T) {
 		{"3xx kept", nil, 303, false},
 		{"400 kept", nil, 400, false},
 		{"404 kept", nil, 404, false},
+		{"422 kept", nil, 422, false},
+		{"401 released", nil, 401, true},
+		{"403 released", nil, 403, true},
 		{"408 released", nil, 408, true},
 		{"409 released", nil, 409, true},
 		{"425 released", nil, 425, true},
@@ -461,54 +300,33 @@ func TestWaitThenReplay(t *testing.T) {
 	}
 }
 
+// A request that finds its key in flight waits WaitTimeout for the first
+// to finish, no less and not much more, then answers ErrInFlight. Time is
+// the synctest bubble's, so the bounds are exact.
 func TestWaitTimesOut(t *testing.T) {
-	started, finish := make(chan struct{}), make(chan struct{})
-	h := newMW(t, newMemory(t, nil), idempotency.Options{WaitTimeout: 20 * time.Millisecond}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-finish
-	}))
-	go serve(h, req{})
-	<-started
-	defer close(finish)
-	assertProblem(t, serve(h, req{}), idempotency.ErrInFlight)
-}
-
-// signalStore reports claims and completions on channels.
-type signalStore struct {
-	idempotency.Store
-	claims    chan idempotency.Outcome
-	completes chan error
-	extends   chan error
-}
-
-func (s *signalStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
-	res, err := s.Store.Claim(ctx, r)
-	if s.claims != nil && err == nil {
-		select {
-		case s.claims <- res.Outcome:
-		default: // a waiting request polls; never block it on a full channel
+	synctest.Test(t, func(t *testing.T) {
+		const wait = 10 * time.Second
+		started, finish := make(chan struct{}), make(chan struct{})
+		h := newMW(t, newMemory(t, nil), idempotency.Options{WaitTimeout: wait}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(started)
+			<-finish
+			w.WriteHeader(http.StatusCreated)
+		}))
+		first := make(chan struct{})
+		go func() { serve(h, req{}); close(first) }()
+		<-started
+		begin := time.Now()
+		assertProblem(t, serve(h, req{}), idempotency.ErrInFlight)
+		// Between polls the wait sleeps at most 200 ms.
+		if waited := time.Since(begin); waited < wait || waited > wait+200*time.Millisecond {
+			t.Fatalf("waited %v, want WaitTimeout, %v", waited, wait)
 		}
-	}
-	return res, err
-}
-
-func (s *signalStore) Complete(ctx context.Context, key string, o idempotency.Owner, resp idempotency.Response, ret time.Duration) error {
-	err := s.Store.Complete(ctx, key, o, resp, ret)
-	if s.completes != nil {
-		s.completes <- err
-	}
-	return err
-}
-
-func (s *signalStore) Extend(ctx context.Context, key string, o idempotency.Owner, lease time.Duration) error {
-	err := s.Store.Extend(ctx, key, o, lease)
-	if s.extends != nil {
-		select {
-		case s.extends <- err:
-		default:
-		}
-	}
-	return err
+		close(finish)
+		<-first
+		// The heartbeat loop ends on its first tick with no claim left;
+		// the bubble must not end before it.
+		time.Sleep(time.Minute)
+	})
 }
 
 func TestClientDisconnect(t *testing.T) {
@@ -550,150 +368,17 @@ func TestClientDisconnect(t *testing.T) {
 	}
 }
 
-func TestBodyRestored(t *testing.T) {
-	big := strings.Repeat("0123456789", 1000)
-	var got string
-	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		got = string(b)
-	}))
-	r := req{body: big}.build()
-	r.ContentLength = -1 // unknown length: read until EOF
-	h.ServeHTTP(httptest.NewRecorder(), r)
-	if got != big {
-		t.Fatalf("handler read %d bytes, want %d", len(got), len(big))
-	}
-	// A body cut by an outer http.MaxBytesReader is a 413 too.
-	h2 := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("handler ran") }))
-	rec := httptest.NewRecorder()
-	r = req{body: big}.build()
-	r.ContentLength = -1
-	r.Body = http.MaxBytesReader(rec, r.Body, 10)
-	h2.ServeHTTP(rec, r)
-	assertProblem(t, rec, idempotency.ErrBodyTooLarge)
-}
-
-func TestNotReplayable(t *testing.T) {
-	tests := []struct {
-		name    string
-		handler http.HandlerFunc
-		reason  string
-	}{
-		{"too large", func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write(bytes.Repeat([]byte("x"), 64))
-			_, _ = w.Write(bytes.Repeat([]byte("y"), 64))
-		}, "too_large"},
-		{"flushed", func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte("a"))
-			w.(http.Flusher).Flush()
-			_, _ = w.Write([]byte("b"))
-		}, "streamed"},
-		{"response controller flush", func(w http.ResponseWriter, r *http.Request) {
-			_, _ = w.Write([]byte("a"))
-			_ = http.NewResponseController(w).Flush()
-		}, "streamed"},
-		{"event stream", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
-			_, _ = w.Write([]byte("data: 1\n\n"))
-		}, "streamed"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var runs atomic.Int64
-			h := newMW(t, newMemory(t, nil), idempotency.Options{MaxResponseBytes: 100}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				runs.Add(1)
-				tc.handler(w, r)
-			}))
-			first := serve(h, req{})
-			if first.Code != http.StatusOK || first.Body.Len() == 0 {
-				t.Fatalf("first = %d %q; want the full response", first.Code, first.Body)
-			}
-			p := assertProblem(t, serve(h, req{}), idempotency.ErrNotReplayable)
-			if p.Extensions["reason"] != tc.reason || runs.Load() != 1 {
-				t.Fatalf("reason = %v, runs %d; want %s, 1", p.Extensions["reason"], runs.Load(), tc.reason)
-			}
-		})
-	}
-}
-
-func TestHijackNotReplayable(t *testing.T) {
-	var runs atomic.Int64
-	srv := httptest.NewServer(newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		runs.Add(1)
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi")
-		_ = brw.Flush()
-		conn.Close()
-	})))
-	defer srv.Close()
-	do := func() *http.Response {
-		resp, _ := postOver(t, srv)
-		return resp
-	}
-	if resp := do(); resp.StatusCode != 200 {
-		t.Fatalf("first = %d", resp.StatusCode)
-	}
-	// The client has the hijacked response as soon as the handler closes the
-	// connection, which is before the middleware has recorded the outcome; a
-	// retry in that window is correctly told the request is in flight.
-	var (
-		resp *http.Response
-		p    *problem.Problem
-		err  error
-	)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
-		resp = do()
-		p, err = problem.Parse(resp)
-		if err != nil || !errors.Is(p, idempotency.ErrInFlight) || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil || !errors.Is(p, idempotency.ErrNotReplayable) || p.Extensions["reason"] != "hijacked" || runs.Load() != 1 {
-		t.Fatalf("retry after hijack = %d %v %v, runs %d", resp.StatusCode, p, err, runs.Load())
-	}
-}
-
-func TestImplicitStatus(t *testing.T) {
-	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Location", "/x")
-	}))
-	serve(h, req{})
-	rec := serve(h, req{})
-	if rec.Code != http.StatusOK || rec.Header().Get("Location") != "/x" || rec.Header().Get(idempotency.HeaderReplayed) != "true" {
-		t.Fatalf("replay of an empty 200 = %d %v", rec.Code, rec.Header())
-	}
-}
-
-// failingStore fails every call while down is set.
-type failingStore struct {
-	idempotency.Store
-	down atomic.Bool
-}
-
-var errDown = errors.New("store is down")
-
-func (s *failingStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
-	if s.down.Load() {
-		return idempotency.ClaimResult{}, errDown
-	}
-	return s.Store.Claim(ctx, r)
-}
-
 func TestStoreFailure(t *testing.T) {
 	store := &failingStore{Store: newMemory(t, nil)}
 	store.down.Store(true)
 	c := &counter{}
 	closed := newMW(t, store, idempotency.Options{RetryAfter: 3 * time.Second, Logger: discardLogger()}).Handler(c)
 	rec := serve(closed, req{})
-	p := assertProblem(t, rec, idempotency.ErrStoreUnavailable)
+	p := assertProblem(t, rec, idempotency.ErrUnavailable)
 	if rec.Header().Get("Retry-After") != "3" || c.runs.Load() != 0 || strings.Contains(rec.Body.String(), errDown.Error()) {
 		t.Fatalf("fail closed: Retry-After %q, runs %d, body %q", rec.Header().Get("Retry-After"), c.runs.Load(), rec.Body)
 	}
-	if !errors.Is(p, idempotency.ErrStoreUnavailable) {
+	if !errors.Is(p, idempotency.ErrUnavailable) {
 		t.Fatal(p)
 	}
 	open := newMW(t, store, idempotency.Options{FailOpen: true, Logger: discardLogger()}).Handler(c)
@@ -706,16 +391,27 @@ func TestStoreFailure(t *testing.T) {
 	}
 }
 
-func TestStoreFullIs503(t *testing.T) {
-	s, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{MaxEntries: 1})
-	if err != nil {
-		t.Fatal(err)
+// A memory store full of requests in flight answers 503: nothing can be
+// dropped without running a request twice.
+func TestStoreFullOfRequestsInFlightIs503(t *testing.T) {
+	s := idempotency.NewMemoryStore(idempotency.MemoryOptions{MaxRecords: 1})
+	started, finish := make(chan struct{}), make(chan struct{})
+	h := newMW(t, s, idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-finish
+		w.WriteHeader(http.StatusCreated)
+	}))
+	done := make(chan struct{})
+	go func() { serve(h, req{}); close(done) }()
+	<-started
+	rec := serve(h, req{keys: []string{"another-key-0123456789"}})
+	close(finish)
+	<-done
+	assertProblem(t, rec, idempotency.ErrUnavailable)
+	if rec.Header().Get("Retry-After") == "" {
+		t.Fatal("no Retry-After")
 	}
-	h := newMW(t, s, idempotency.Options{}).Handler(&counter{})
-	serve(h, req{})
-	assertProblem(t, serve(h, req{keys: []string{"another-key-0123456789"}}), idempotency.ErrStoreUnavailable)
 }
-
 func TestHeartbeatKeepsClaim(t *testing.T) {
 	mem := newMemory(t, nil)
 	store := &signalStore{Store: mem, extends: make(chan error)}
@@ -757,11 +453,9 @@ func TestCrashedHolderTakeover(t *testing.T) {
 	// Another instance claimed the key, then died without a heartbeat.
 	first := req{}.build()
 	fp, _ := idempotency.Fingerprint(first, nil)
-	crashed := newMW(t, store, idempotency.Options{Lease: time.Second})
-	_ = crashed
-	// Claim through the middleware of the crashed instance: a handler that
-	// never returns stands for the crash, so claim directly instead.
-	key := recordKeyFor(t, store, first)
+	// A handler that never returns would stand for the crash; claiming
+	// directly is simpler.
+	key := recordKeyFor(t, first)
 	res, err := store.Claim(context.Background(), idempotency.ClaimRequest{Key: key, Fingerprint: fp, Lease: time.Second, Retention: time.Hour})
 	if err != nil || res.Outcome != idempotency.Claimed {
 		t.Fatal(res, err)
@@ -771,32 +465,12 @@ func TestCrashedHolderTakeover(t *testing.T) {
 	if rec := serve(h, req{}); rec.Code != http.StatusCreated {
 		t.Fatalf("after the lease = %d %q", rec.Code, rec.Body)
 	}
-	if !exec.Takeover || exec.Fence != 2 {
-		t.Fatalf("Execution = %+v, want a takeover with fence 2", exec)
+	if !exec.Takeover || exec.Fence <= res.Owner.Fence {
+		t.Fatalf("Execution = %+v, want a takeover with a fence above the crashed holder's %d", exec, res.Owner.Fence)
 	}
 	if err := store.Complete(context.Background(), key, res.Owner, idempotency.Response{Status: 500}, time.Hour); !errors.Is(err, idempotency.ErrNotOwner) {
 		t.Fatalf("late completion by the crashed holder = %v, want ErrNotOwner", err)
 	}
-}
-
-// recordKeyFor learns the record key the middleware uses for r by letting
-// the middleware claim it on a scratch store.
-func recordKeyFor(t *testing.T, _ idempotency.Store, r *http.Request) string {
-	t.Helper()
-	spy := &keySpy{Store: newMemory(t, nil)}
-	m := newMW(t, spy, idempotency.Options{})
-	m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), r)
-	return spy.key
-}
-
-type keySpy struct {
-	idempotency.Store
-	key string
-}
-
-func (s *keySpy) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
-	s.key = r.Key
-	return s.Store.Claim(ctx, r)
 }
 
 func TestRetentionExpiry(t *testing.T) {
@@ -818,8 +492,19 @@ func TestRetentionExpiry(t *testing.T) {
 func TestRecordKeyHidesKeyAndScope(t *testing.T) {
 	spy := &keySpy{Store: newMemory(t, nil)}
 	newMW(t, spy, idempotency.Options{}).Handler(&counter{}).ServeHTTP(httptest.NewRecorder(), req{auth: "Bearer secret-token"}.build())
-	if len(spy.key) != 64 || strings.Contains(spy.key, testKey) || strings.Contains(spy.key, "secret") {
-		t.Fatalf("record key %q is not an opaque hash", spy.key)
+	for _, part := range []string{spy.key.Scope, spy.key.ID} {
+		if len(part) != 32 || strings.Trim(part, "0123456789abcdef") != "" {
+			t.Fatalf("record key %+v is not two 128-bit hex digests", spy.key)
+		}
+	}
+	if spy.key.Scope == spy.key.ID {
+		t.Fatalf("record key %+v: scope and ID are the same", spy.key)
+	}
+	// One scope, another key: the same Scope, another ID.
+	other := &keySpy{Store: newMemory(t, nil)}
+	newMW(t, other, idempotency.Options{}).Handler(&counter{}).ServeHTTP(httptest.NewRecorder(), req{auth: "Bearer secret-token", keys: []string{"another-key-0123456789"}}.build())
+	if other.key.Scope != spy.key.Scope || other.key.ID == spy.key.ID {
+		t.Fatalf("keys %+v and %+v of one caller: want one Scope, two IDs", spy.key, other.key)
 	}
 }
 
@@ -828,31 +513,64 @@ func TestStorm(t *testing.T) {
 	storetest.Storm(t, 200, newMW(t, store, idempotency.Options{}), newMW(t, store, idempotency.Options{}))
 }
 
-func TestNewValidates(t *testing.T) {
+// New and Handler refuse, when the service starts, what no correct
+// program asks for: a panic that names the argument, never at request
+// time.
+func TestNewPanicsOnImpossibleArguments(t *testing.T) {
 	store := newMemory(t, nil)
 	tests := []struct {
 		name string
 		s    idempotency.Store
 		o    idempotency.Options
+		want string
 	}{
-		{"nil store", nil, idempotency.Options{}},
-		{"safe method", store, idempotency.Options{Methods: []string{http.MethodGet}}},
-		{"Set-Cookie replayed", store, idempotency.Options{ReplayHeaders: []string{"set-cookie"}}},
-		{"Transfer-Encoding replayed", store, idempotency.Options{ReplayHeaders: []string{"Transfer-Encoding"}}},
-		{"max below min", store, idempotency.Options{MinKeyLength: 10, MaxKeyLength: 5}},
-		{"negative body", store, idempotency.Options{MaxBodyBytes: -1}},
-		{"tiny lease", store, idempotency.Options{Lease: time.Millisecond}},
-		{"negative wait", store, idempotency.Options{WaitTimeout: -1}},
+		{"nil store", nil, idempotency.Options{}, "nil Store"},
+		{"zero memory store", &idempotency.MemoryStore{}, idempotency.Options{}, "NewMemoryStore"},
+		{"safe method", store, idempotency.Options{Methods: []string{http.MethodGet}}, "Options.Methods"},
+		{"Set-Cookie replayed", store, idempotency.Options{ReplayHeaders: []string{"set-cookie"}}, "Options.ReplayHeaders"},
+		{"Transfer-Encoding replayed", store, idempotency.Options{ReplayHeaders: []string{"Transfer-Encoding"}}, "Options.ReplayHeaders"},
+		{"max below min", store, idempotency.Options{MinKeyLength: 10, MaxKeyLength: 5}, "Options.MaxKeyLength"},
+		{"negative body", store, idempotency.Options{MaxBodyBytes: -1}, "Options.MaxBodyBytes"},
+		{"negative response", store, idempotency.Options{MaxResponseBytes: -1}, "Options.MaxResponseBytes"},
+		{"tiny lease", store, idempotency.Options{Lease: time.Millisecond}, "Options.Lease"},
+		{"negative retention", store, idempotency.Options{Retention: -1}, "Options.Retention"},
+		{"lease and retention overflow", store, idempotency.Options{Retention: math.MaxInt64}, "Options.Lease+Retention"},
+		{"negative wait", store, idempotency.Options{WaitTimeout: -1}, "Options.WaitTimeout"},
+		{"negative store timeout", store, idempotency.Options{StoreTimeout: -1}, "Options.StoreTimeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := idempotency.New(tc.s, nil, tc.o); err == nil {
-				t.Fatal("New accepted it")
-			}
+			defer func() {
+				v := recover()
+				if msg, _ := v.(string); !strings.Contains(msg, tc.want) {
+					t.Fatalf("New panicked with %v, want a message naming %s", v, tc.want)
+				}
+			}()
+			idempotency.New(tc.s, nil, tc.o)
 		})
 	}
 }
 
+// A zero Middleware is not usable: its Handler panics when the service
+// wires it, rather than passing requests through unprotected.
+func TestZeroMiddlewarePanicsAtWrapTime(t *testing.T) {
+	for name, m := range map[string]*idempotency.Middleware{"zero": {}, "nil": nil} {
+		func() {
+			defer func() {
+				if v, _ := recover().(string); !strings.Contains(v, "idempotency.New") {
+					t.Errorf("%s Middleware: Handler panicked with %q, want a message pointing at New", name, v)
+				}
+			}()
+			m.Handler(&counter{})
+		}()
+	}
+	defer func() {
+		if v, _ := recover().(string); !strings.Contains(v, "nil http.Handler") {
+			t.Errorf("Handler(nil) panicked with %q", v)
+		}
+	}()
+	newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(nil)
+}
 func TestFromContext(t *testing.T) {
 	if _, ok := idempotency.FromContext(context.Background()); ok {
 		t.Fatal("plain context has an Execution")
@@ -865,45 +583,12 @@ func TestFromContext(t *testing.T) {
 	seen.Add(1)
 	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer seen.Done()
-		if e, ok := idempotency.FromContext(r.Context()); !ok || e.Fence != 1 || e.Takeover {
+		if e, ok := idempotency.FromContext(r.Context()); !ok || e.Fence <= 0 || e.Takeover {
 			t.Errorf("FromContext = %+v, %v", e, ok)
 		}
 	}))
 	serve(h, req{})
 	seen.Wait()
-}
-
-func TestInformationalNotRecorded(t *testing.T) {
-	var runs atomic.Int64
-	store := &signalStore{Store: newMemory(t, nil), completes: make(chan error, 1)}
-	srv := httptest.NewServer(newMW(t, store, idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		runs.Add(1)
-		w.Header().Set("Link", "</style.css>; rel=preload")
-		w.WriteHeader(http.StatusEarlyHints)
-		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write([]byte("made"))
-	})))
-	defer srv.Close()
-	for i := range 2 {
-		resp, body := postOver(t, srv)
-		if resp.StatusCode != http.StatusCreated || string(body) != "made" || resp.Header.Get("Link") == "" {
-			t.Fatalf("response %d = %d %q %v", i, resp.StatusCode, body, resp.Header)
-		}
-		if replayed := resp.Header.Get(idempotency.HeaderReplayed) == "true"; replayed != (i == 1) {
-			t.Fatalf("response %d replayed = %v", i, replayed)
-		}
-		if i == 0 {
-			// The client may see the response before the middleware has
-			// recorded it (net/http sends 1xx at once and may flush the
-			// rest before the handler chain returns): retry only after.
-			if err := <-store.completes; err != nil {
-				t.Fatalf("Complete: %v", err)
-			}
-		}
-	}
-	if runs.Load() != 1 {
-		t.Fatalf("runs = %d", runs.Load())
-	}
 }
 
 // TestLostClaimCompletionRefused: a handler stalls past its lease, another
@@ -914,10 +599,13 @@ func TestLostClaimCompletionRefused(t *testing.T) {
 	store := &signalStore{Store: newMemory(t, clock), completes: make(chan error, 2)}
 	var h http.Handler
 	var runs atomic.Int64
+	var firstFence int64
 	m := newMW(t, store, idempotency.Options{Lease: time.Hour, Logger: discardLogger()})
 	h = m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := runs.Add(1)
 		if n == 1 {
+			e, _ := idempotency.FromContext(r.Context())
+			firstFence = e.Fence
 			// Stall past the lease; the retry takes over and completes.
 			clock.Advance(2 * time.Hour)
 			rec := serve(h, req{})
@@ -930,8 +618,8 @@ func TestLostClaimCompletionRefused(t *testing.T) {
 			w.WriteHeader(http.StatusCreated)
 			return
 		}
-		if e, _ := idempotency.FromContext(r.Context()); !e.Takeover || e.Fence != 2 {
-			t.Errorf("takeover Execution = %+v", e)
+		if e, _ := idempotency.FromContext(r.Context()); !e.Takeover || e.Fence <= firstFence {
+			t.Errorf("takeover Execution = %+v, want a fence above the stalled run's %d", e, firstFence)
 		}
 		w.WriteHeader(http.StatusAccepted)
 	}))
@@ -945,8 +633,6 @@ func TestLostClaimCompletionRefused(t *testing.T) {
 		t.Fatalf("replay = %d, want the takeover's 202", rec.Code)
 	}
 }
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func TestMethodsOption(t *testing.T) {
 	c := &counter{}
@@ -983,5 +669,128 @@ func TestFingerprintOption(t *testing.T) {
 	}
 	if rec := serve(h, req{target: "/orders?bad", keys: []string{"another-key-0123456789"}}); rec.Code != http.StatusBadRequest || c.runs.Load() != 1 {
 		t.Fatalf("fingerprint error = %d, runs %d; want its 400", rec.Code, c.runs.Load())
+	}
+}
+
+// storetest.Storm fails, rather than hangs, with fewer than two requests:
+// its handler waits for n/2 other answers.
+func TestStormRefusesFewerThanTwoRequests(t *testing.T) {
+	if os.Getenv("IDEMPOTENCY_STORM_CHILD") == "1" {
+		storetest.Storm(t, 1, newMW(t, newMemory(t, nil), idempotency.Options{}))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestStormRefusesFewerThanTwoRequests$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "IDEMPOTENCY_STORM_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatal("Storm(t, 1) hung")
+	}
+	if err == nil || !strings.Contains(string(out), "want at least 2") {
+		t.Fatalf("Storm(t, 1) = %v; output %q", err, out)
+	}
+}
+
+// The fingerprint takes the path as sent: a key reused on /files/a%2Fb
+// after /files/a/b (two resources) is a 422, not a replay of the first.
+func TestFingerprintKeepsEscapedPath(t *testing.T) {
+	c := &counter{}
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(c)
+	serve(h, req{target: "/files/a/b"})
+	assertProblem(t, serve(h, req{target: "/files/a%2Fb"}), idempotency.ErrKeyReused)
+	if rec := serve(h, req{target: "/files/a/b"}); rec.Header().Get(idempotency.HeaderReplayed) != "true" || c.runs.Load() != 1 {
+		t.Fatalf("retry = %d, runs %d; want a replay", rec.Code, c.runs.Load())
+	}
+}
+
+// A failed Complete is tried again within StoreTimeout: left pending after
+// the handler ran, the record would answer retries with 409 until its
+// lease ran out, and then let one take it over and run the request twice.
+func TestCompleteRetriedAfterTransientError(t *testing.T) {
+	store := &flakyCompleteStore{Store: newMemory(t, nil)}
+	store.failures.Store(2)
+	c := &counter{}
+	h := newMW(t, store, idempotency.Options{Logger: discardLogger()}).Handler(c)
+	if rec := serve(h, req{}); rec.Code != http.StatusCreated {
+		t.Fatalf("first = %d", rec.Code)
+	}
+	rec := serve(h, req{})
+	if rec.Code != http.StatusCreated || rec.Header().Get(idempotency.HeaderReplayed) != "true" || c.runs.Load() != 1 {
+		t.Fatalf("retry = %d %q, runs %d; want the replay", rec.Code, rec.Body, c.runs.Load())
+	}
+}
+
+// disconnectingStore stands for a networked store whose client goes away
+// between the store's write and its reply: Claim claims, then cancels the
+// request, then answers as a network store does when the context of the
+// call is done by then.
+type disconnectingStore struct {
+	idempotency.Store
+	cancel context.CancelFunc
+}
+
+func (s *disconnectingStore) Claim(ctx context.Context, r idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
+	res, err := s.Store.Claim(context.WithoutCancel(ctx), r)
+	s.cancel()
+	if ctx.Err() != nil {
+		return idempotency.ClaimResult{}, ctx.Err() // the reply is lost
+	}
+	return res, err
+}
+
+// A client that disconnects while its claim is on the way leaves no claim
+// behind: the claim is made on a context of its own, and released when
+// the client turns out to be gone. A phantom claim would answer the
+// client's retry with 409 for a whole lease.
+func TestClientGoneDuringClaimLeavesNoClaim(t *testing.T) {
+	mem := newMemory(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &counter{}
+	gone := newMW(t, &disconnectingStore{Store: mem, cancel: cancel}, idempotency.Options{}).Handler(c)
+	serve2(gone, req{}.build().WithContext(ctx))
+	if c.runs.Load() != 0 {
+		t.Fatal("the handler ran for a client that had gone")
+	}
+	if n := mem.Len(); n != 0 {
+		t.Fatalf("%d records left after the client went away during its claim, want none", n)
+	}
+	retry := serve(newMW(t, mem, idempotency.Options{}).Handler(c), req{})
+	if retry.Code != http.StatusCreated || c.runs.Load() != 1 {
+		t.Fatalf("retry = %d %q, runs %d; want it to run", retry.Code, retry.Body, c.runs.Load())
+	}
+}
+
+// flakyReleaseStore fails the first Release with a transient error.
+type flakyReleaseStore struct {
+	idempotency.Store
+	failures atomic.Int64
+}
+
+func (s *flakyReleaseStore) Release(ctx context.Context, key idempotency.RecordKey, o idempotency.Owner) error {
+	if s.failures.Add(-1) >= 0 {
+		return errors.New("connection reset by peer")
+	}
+	return s.Store.Release(ctx, key, o)
+}
+
+// A failed Release is tried again within StoreTimeout, as a completion
+// is: left pending after a 5xx, the record would answer the client's
+// retry with 409 until its lease ran out.
+func TestReleaseRetriedAfterTransientError(t *testing.T) {
+	store := &flakyReleaseStore{Store: newMemory(t, nil)}
+	store.failures.Store(2)
+	c := &counter{status: func(run int64) int {
+		if run == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusCreated
+	}}
+	h := newMW(t, store, idempotency.Options{Logger: discardLogger()}).Handler(c)
+	if rec := serve(h, req{}); rec.Code != http.StatusServiceUnavailable {
+		t.Fatalf("first = %d", rec.Code)
+	}
+	if rec := serve(h, req{}); rec.Code != http.StatusCreated || c.runs.Load() != 2 {
+		t.Fatalf("retry after a released 503 = %d %q, runs %d; want it to run again", rec.Code, rec.Body, c.runs.Load())
 	}
 }

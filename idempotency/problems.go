@@ -13,7 +13,8 @@ const typeBase = "https://pkg.go.dev/github.com/backstop-go/backstop/idempotency
 // passed to Options.ErrorHandler. The type URI of each is its
 // documentation link: the base
 // https://pkg.go.dev/github.com/backstop-go/backstop/idempotency# followed
-// by the variable name.
+// by the variable name. (The sentinels that stores return, such as
+// [ErrStoreUnavailable], are plain errors; see store.go.)
 var (
 	// ErrKeyMissing (400) answers a request to a covered method that carries
 	// no Idempotency-Key header, unless Options.KeyOptional is set
@@ -60,9 +61,17 @@ var (
 	// completely (the client went away or sent a malformed body).
 	ErrBodyUnreadable = problem.Type{URI: typeBase + "ErrBodyUnreadable", Title: "Request body could not be read", Status: http.StatusBadRequest}
 
-	// ErrStoreUnavailable (503, with Retry-After) answers when the
-	// idempotency store cannot be reached or is full, so the service cannot
-	// guarantee that the request runs at most once. Nothing ran; retry
-	// later with the same key.
-	ErrStoreUnavailable = problem.Type{URI: typeBase + "ErrStoreUnavailable", Title: "Idempotency cannot be guaranteed right now", Status: http.StatusServiceUnavailable}
+	// ErrTooManyKeys (429) answers a request with a new key from a caller
+	// that already holds as many idempotency records as the service keeps
+	// per caller (Options.MaxRecordsPerScope and MaxBytesPerScope, over
+	// Options.Retention). Nothing ran. Retry-After, when present, says when
+	// the caller's oldest record expires; retries of requests the caller
+	// already made are still answered.
+	ErrTooManyKeys = problem.Type{URI: typeBase + "ErrTooManyKeys", Title: "Too many idempotency keys in use", Status: http.StatusTooManyRequests}
+
+	// ErrUnavailable (503, with Retry-After) answers when the idempotency
+	// store failed (it wrapped [ErrStoreUnavailable]) or is full, so the
+	// service cannot guarantee that the request runs at most once. Nothing
+	// ran; retry later with the same key.
+	ErrUnavailable = problem.Type{URI: typeBase + "ErrUnavailable", Title: "Idempotency cannot be guaranteed right now", Status: http.StatusServiceUnavailable}
 )

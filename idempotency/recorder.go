@@ -7,13 +7,6 @@ import (
 	"strings"
 )
 
-// Reasons a response is not replayable, stored in Response.NotReplayable.
-const (
-	reasonStreamed = "streamed"
-	reasonHijacked = "hijacked"
-	reasonTooLarge = "too_large"
-)
-
 // recorder passes a response through to the client and keeps a copy of
 // its status, allow-listed headers and body (up to max bytes) for replay.
 type recorder struct {
@@ -24,11 +17,11 @@ type recorder struct {
 	wroteHeader bool
 	header      http.Header
 	body        []byte
-	reason      string // why the response is not replayable, or ""
+	reason      Reason // why the response is not replayable, or ""
 }
 
 func (rw *recorder) WriteHeader(code int) {
-	if rw.wroteHeader || rw.reason == reasonHijacked {
+	if rw.wroteHeader || rw.reason == ReasonHijacked {
 		rw.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
 		return
 	}
@@ -40,7 +33,7 @@ func (rw *recorder) WriteHeader(code int) {
 	rw.status = code
 	rw.snapshot()
 	if code == http.StatusSwitchingProtocols {
-		rw.reason = reasonHijacked
+		rw.reason = ReasonHijacked
 	}
 	rw.ResponseWriter.WriteHeader(code)
 }
@@ -72,7 +65,7 @@ func (rw *recorder) snapshot() {
 	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == "" {
 		mt, _, _ := strings.Cut(ct[0], ";")
 		if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
-			rw.reason = reasonStreamed
+			rw.reason = ReasonStreamed
 		}
 	}
 }
@@ -94,7 +87,7 @@ func (rw *recorder) Write(p []byte) (int, error) {
 	}
 	if rw.reason == "" {
 		if len(rw.body)+len(p) > rw.max {
-			rw.reason = reasonTooLarge
+			rw.reason = ReasonTooLarge
 			rw.body = nil
 		} else {
 			rw.body = append(rw.body, p...)
@@ -114,7 +107,7 @@ func (rw *recorder) FlushError() error {
 		rw.WriteHeader(http.StatusOK)
 	}
 	if rw.reason == "" {
-		rw.reason = reasonStreamed
+		rw.reason = ReasonStreamed
 		rw.body = nil
 	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
@@ -125,7 +118,7 @@ func (rw *recorder) FlushError() error {
 func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
 	if err == nil {
-		rw.reason = reasonHijacked
+		rw.reason = ReasonHijacked
 		rw.body = nil
 	}
 	return c, brw, err
@@ -135,14 +128,17 @@ func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // underlying writer (deadlines, full duplex).
 func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 
-// response returns what was recorded once the handler has returned.
-func (rw *recorder) response() Response {
-	if !rw.wroteHeader && rw.reason != reasonHijacked {
-		rw.status = http.StatusOK // net/http sends an implicit 200
-		rw.snapshot()
+// response returns what was recorded once the handler has returned, and
+// whether the handler wrote anything through rw (a status, a byte, a
+// flush or a hijack). When it did not, nothing is known of the response:
+// net/http sends an implicit 200 only if nobody writes to the underlying
+// writer after the middleware returns.
+func (rw *recorder) response() (resp Response, seen bool) {
+	if !rw.wroteHeader && rw.reason != ReasonHijacked {
+		return Response{}, false
 	}
 	if rw.reason != "" {
-		return Response{Status: rw.status, NotReplayable: rw.reason}
+		return Response{Status: rw.status, NotReplayable: rw.reason}, true
 	}
-	return Response{Status: rw.status, Header: rw.header, Body: rw.body}
+	return Response{Status: rw.status, Header: rw.header, Body: rw.body}, true
 }

@@ -1,8 +1,6 @@
 package pagination
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -10,90 +8,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"strings"
 	"sync"
 	"time"
 )
-
-// Direction is the way a page travels from its cursor.
-type Direction uint8
-
-const (
-	// Forward pages hold the rows after the cursor, in sort order: the
-	// "next" page. It is the zero value.
-	Forward Direction = iota
-	// Backward pages hold the rows before the cursor: the "previous" page.
-	// Queries for them run in reverse sort order; [NewPage] restores the
-	// canonical order.
-	Backward
-)
-
-// String returns "forward" or "backward".
-func (d Direction) String() string {
-	switch d {
-	case Forward:
-		return "forward"
-	case Backward:
-		return "backward"
-	}
-	return fmt.Sprintf("Direction(%d)", uint8(d))
-}
-
-// Cursor is a keyset position: the sort-key values of a boundary row and the
-// direction to travel from it.
-//
-// Values holds one value per key of the [Sort], in sort order, the last one
-// being the unique tie-breaker. [Codec.Encode] accepts:
-//
-//   - signed integers (int, int8 … int64), decoded as int64, exact over the
-//     whole range (snowflake ids above 2^53 included);
-//   - unsigned integers (uint, uint8 … uint64), decoded as uint64;
-//   - float32 and float64, decoded as float64 with the same bits;
-//   - string, decoded as string, and []byte, decoded as []byte;
-//   - bool;
-//   - time.Time, decoded as the same instant to the nanosecond (Equal
-//     reports true) with the same UTC offset: a zero offset decodes in
-//     time.UTC, any other as an unnamed fixed zone. Zone names and the
-//     monotonic clock reading are dropped;
-//   - [16]byte, decoded as [16]byte: UUIDs;
-//   - named types with one of these underlying types (type ID int64,
-//     type Key [16]byte), decoded as the underlying type, pointers to
-//     supported values, and database/sql/driver.Valuer implementations
-//     (pgtype.Timestamptz, sql.NullInt64), encoded as the value they return.
-//     The Valuer comes first: google/uuid.UUID and pgtype.UUID, whose Value
-//     is the text form, decode as that string.
-//
-// nil, a nil pointer and a Valuer that returns nil are rejected: sort keys
-// must be NOT NULL (see [Sort]). Decoded values can be passed straight to
-// pgx as query arguments, and to database/sql except a [16]byte (pass
-// v[:]) and a uint64 of 2^63 or more, which its default converter refuses.
-type Cursor struct {
-	// Direction is the way to travel from the position.
-	Direction Direction
-	// Values are the sort-key values of the boundary row.
-	Values []any
-	// IssuedAt is when the cursor was encoded, to the second. Decode sets
-	// it; Encode ignores it and uses the codec's clock.
-	IssuedAt time.Time
-}
-
-// Secret is a key of a [Codec], with the id that cursors carry so that a
-// codec holding several keys knows which one verifies a cursor.
-type Secret struct {
-	// ID names the key inside cursors. IDs must be distinct within a codec;
-	// give every new key a fresh one (a counter that wraps at 255 is fine
-	// once the old key is long retired).
-	ID uint8
-	// Key is the secret: at least MinSecretLength bytes from a
-	// cryptographically secure source, such as the output of
-	// `openssl rand -base64 32` decoded. Keys for MACs and encryption are
-	// derived from it, so it may serve both modes.
-	Key []byte
-}
-
-// MinSecretLength is the shortest Secret.Key a codec accepts, in bytes.
-const MinSecretLength = 32
 
 // CodecOptions are the optional settings of a [Codec]. The zero value is
 // valid: signed (readable) cursors that never expire, of at most 1024
@@ -171,12 +89,6 @@ type Codec struct {
 	opts   CodecOptions
 }
 
-type codecKey struct {
-	id   uint8
-	macs sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the MAC key
-	aead cipher.AEAD
-}
-
 // NewCodec returns a codec that signs (or seals) with secrets[0] and accepts
 // cursors from any of secrets. It fails without secrets, with a key shorter
 // than MinSecretLength, with duplicate ids, a negative TTL or a MaxLength
@@ -207,40 +119,6 @@ func NewCodec(secrets []Secret, opts CodecOptions) (*Codec, error) {
 	}
 	c.signer = c.keys[secrets[0].ID]
 	return c, nil
-}
-
-func newCodecKey(s Secret) (*codecKey, error) {
-	macKey := derive(s.Key, "backstop/pagination/v1/hmac-sha256")
-	encKey := derive(s.Key, "backstop/pagination/v1/aes-256-gcm")
-	block, err := aes.NewCipher(encKey)
-	if err != nil {
-		return nil, fmt.Errorf("pagination: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("pagination: %w", err)
-	}
-	k := &codecKey{id: s.ID, aead: aead}
-	k.macs.New = func() any { return hmac.New(sha256.New, macKey) }
-	return k, nil
-}
-
-// derive returns an independent 32-byte key for one purpose, so the MAC and
-// the cipher never share a key and a secret reused elsewhere yields nothing
-// usable here.
-func derive(secret []byte, purpose string) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(purpose))
-	return m.Sum(nil)
-}
-
-func (k *codecKey) mac(dst, msg []byte) []byte {
-	m := k.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write(msg)
-	dst = m.Sum(dst)
-	k.macs.Put(m)
-	return dst
 }
 
 // Encode returns the cursor as an opaque string bound to sort s and to the

@@ -40,13 +40,13 @@ func mustCodec(t testing.TB, secrets []pagination.Secret, opts pagination.CodecO
 	return c
 }
 
-var byNewest = pagination.MustSort(
+var byNewest = pagination.NewSort(
 	pagination.Key{Column: "created_at", Desc: true},
 	pagination.Key{Column: "id", Desc: true, Unique: true},
 )
 
 func oneKey() *pagination.Sort {
-	return pagination.MustSort(pagination.Key{Column: "v", Unique: true})
+	return pagination.NewSort(pagination.Key{Column: "v", Unique: true})
 }
 
 // requireProblem fails unless err is a 400 problem of type want.
@@ -211,7 +211,7 @@ func TestRoundTripValues(t *testing.T) {
 func TestRoundTripNaNAndMonotonic(t *testing.T) {
 	t.Parallel()
 	codec := mustCodec(t, []pagination.Secret{{ID: 1, Key: key1}}, pagination.CodecOptions{})
-	s := pagination.MustSort(pagination.Key{Column: "f"}, pagination.Key{Column: "t"}, pagination.Key{Column: "id", Unique: true})
+	s := pagination.NewSort(pagination.Key{Column: "f"}, pagination.Key{Column: "t"}, pagination.Key{Column: "id", Unique: true})
 	now := time.Now() // carries a monotonic reading
 	nan := math.Float64frombits(0x7ff8000000000abc)
 	tok, err := codec.Encode(s, pagination.Cursor{Values: []any{nan, now, "x"}})
@@ -493,9 +493,9 @@ func TestSortAndFilterMismatch(t *testing.T) {
 	t.Parallel()
 	for _, encrypt := range []bool{false, true} {
 		codec := mustCodec(t, []pagination.Secret{{ID: 1, Key: key1}}, pagination.CodecOptions{Encrypt: encrypt})
-		asc := pagination.MustSort(pagination.Key{Column: "created_at"}, pagination.Key{Column: "id", Unique: true})
-		renamed := pagination.MustSort(pagination.Key{Column: "created_at", Desc: true}, pagination.Key{Column: "item_id", Desc: true, Unique: true})
-		longer := pagination.MustSort(pagination.Key{Column: "created_at", Desc: true}, pagination.Key{Column: "title", Desc: true}, pagination.Key{Column: "id", Desc: true, Unique: true})
+		asc := pagination.NewSort(pagination.Key{Column: "created_at"}, pagination.Key{Column: "id", Unique: true})
+		renamed := pagination.NewSort(pagination.Key{Column: "created_at", Desc: true}, pagination.Key{Column: "item_id", Desc: true, Unique: true})
+		longer := pagination.NewSort(pagination.Key{Column: "created_at", Desc: true}, pagination.Key{Column: "title", Desc: true}, pagination.Key{Column: "id", Desc: true, Unique: true})
 		cur := pagination.Cursor{Values: []any{time.Unix(1, 0), int64(7)}}
 		tok, err := codec.Encode(byNewest, cur, "status=open", "tenant=1")
 		if err != nil {
@@ -505,7 +505,7 @@ func TestSortAndFilterMismatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The same spelling in a new Sort value is the same sort.
-		same := pagination.MustSort(byNewest.Keys()...)
+		same := pagination.NewSort(byNewest.Keys()...)
 		if _, err := codec.Decode(tok, same, "status=open", "tenant=1"); err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@
 // # A list handler
 //
 //	codec, err := pagination.NewCodec([]pagination.Secret{{ID: 1, Key: key}}, pagination.CodecOptions{TTL: 24 * time.Hour})
-//	byNewest := pagination.MustSort(
+//	byNewest := pagination.NewSort(
 //		pagination.Key{Column: "created_at", Desc: true},
 //		pagination.Key{Column: "id", Desc: true, Unique: true},
 //	)
@@ -62,8 +62,11 @@
 // type ([ErrCursorMalformed], [ErrCursorTampered], [ErrCursorUnknownKey],
 // [ErrCursorExpired], [ErrCursorSortMismatch], [ErrCursorFilterMismatch],
 // [ErrCursorConflict], [ErrLimitInvalid], [ErrLimitExceeded]); pass it to
-// problem.Write. Construction errors and encoding errors are plain errors:
-// they are programming mistakes.
+// problem.Write. [NewCodec] and [New] return errors for what may come from
+// configuration (secrets, TTL, limits) and panic on what only a programming
+// mistake produces (a nil codec or sort, a parameter name used twice), as
+// [NewSort] does on a sort that cannot be right; errors of [Codec.Encode]
+// and [NewPage] are plain errors, programming mistakes too.
 //
 // # What cursors are not
 //

@@ -24,7 +24,7 @@ func ExampleCodec() {
 	if err != nil {
 		panic(err)
 	}
-	byNewest := pagination.MustSort(
+	byNewest := pagination.NewSort(
 		pagination.Key{Column: "created_at", Desc: true},
 		pagination.Key{Column: "id", Desc: true, Unique: true},
 	)
@@ -61,7 +61,7 @@ func ExampleCodec() {
 
 func ExamplePaginator_Parse() {
 	codec, _ := pagination.NewCodec([]pagination.Secret{{ID: 1, Key: exampleKey}}, pagination.CodecOptions{})
-	byID := pagination.MustSort(pagination.Key{Column: "id", Unique: true})
+	byID := pagination.NewSort(pagination.Key{Column: "id", Unique: true})
 	pager, _ := pagination.New(codec, byID, pagination.Options{DefaultLimit: 20, MaxLimit: 100})
 
 	for _, target := range []string{
@@ -90,7 +90,7 @@ func ExamplePaginator_Parse() {
 
 func ExamplePaginator_LinkHeader() {
 	codec, _ := pagination.NewCodec([]pagination.Secret{{ID: 1, Key: exampleKey}}, pagination.CodecOptions{})
-	byID := pagination.MustSort(pagination.Key{Column: "id", Unique: true})
+	byID := pagination.NewSort(pagination.Key{Column: "id", Unique: true})
 	pager, _ := pagination.New(codec, byID, pagination.Options{})
 
 	// The cursor parameters are replaced; every other parameter is kept.
@@ -101,7 +101,7 @@ func ExamplePaginator_LinkHeader() {
 }
 
 func ExampleSort_Keyset() {
-	byNewest := pagination.MustSort(
+	byNewest := pagination.NewSort(
 		pagination.Key{Column: "created_at", Desc: true},
 		pagination.Key{Column: "id", Desc: true, Unique: true},
 	)
@@ -116,7 +116,7 @@ func ExampleSort_Keyset() {
 	fmt.Println("SELECT * FROM items" + ks.Where() + " ORDER BY " + ks.OrderBy + " LIMIT 21")
 
 	// Mixed directions need the expanded form.
-	byScore := pagination.MustSort(
+	byScore := pagination.NewSort(
 		pagination.Key{Column: "score", Desc: true},
 		pagination.Key{Column: "id", Unique: true},
 	)
@@ -130,7 +130,7 @@ func ExampleSort_Keyset() {
 
 func ExampleNewPage() {
 	codec, _ := pagination.NewCodec([]pagination.Secret{{ID: 1, Key: exampleKey}}, pagination.CodecOptions{})
-	byID := pagination.MustSort(pagination.Key{Column: "id", Unique: true})
+	byID := pagination.NewSort(pagination.Key{Column: "id", Unique: true})
 	pager, _ := pagination.New(codec, byID, pagination.Options{})
 
 	r := httptest.NewRequest("GET", "/items?limit=2", nil)

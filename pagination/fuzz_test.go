@@ -45,7 +45,7 @@ func fuzzCodecs(t testing.TB) (*Codec, *Codec, *Sort) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := MustSort(Key{Column: "a"}, Key{Column: "id", Unique: true})
+	s := NewSort(Key{Column: "a"}, Key{Column: "id", Unique: true})
 	return signer, sealer, s
 }
 

@@ -73,12 +73,16 @@ type Paginator struct {
 }
 
 // New returns a paginator for lists ordered by sort whose cursors codec
-// encodes. It fails when codec or sort is nil, when a limit is negative,
-// when DefaultLimit exceeds MaxLimit or MaxLimit exceeds 10000, and when two
-// parameters share a name.
+// encodes. It fails when a limit is negative, when DefaultLimit exceeds
+// MaxLimit or MaxLimit exceeds 10000: limits may come from configuration.
+// It panics when codec or sort is nil or when two parameters share a name,
+// which only a programming mistake does.
 func New(codec *Codec, sort *Sort, opts Options) (*Paginator, error) {
-	if codec == nil || sort == nil {
-		return nil, errors.New("pagination: New needs a codec and a sort")
+	switch {
+	case codec == nil:
+		panic("pagination: New: nil codec")
+	case sort == nil:
+		panic("pagination: New: nil sort")
 	}
 	if opts.DefaultLimit < 0 || opts.MaxLimit < 0 {
 		return nil, errors.New("pagination: negative limit")
@@ -93,7 +97,7 @@ func New(codec *Codec, sort *Sort, opts Options) (*Paginator, error) {
 	names := map[string]bool{}
 	for _, n := range []string{opts.LimitParam, opts.CursorParam, opts.AfterParam, opts.BeforeParam} {
 		if names[n] {
-			return nil, fmt.Errorf("pagination: parameter name %q used twice", n)
+			panic(fmt.Sprintf("pagination: New: parameter name %q used twice in Options", n))
 		}
 		names[n] = true
 	}

@@ -27,24 +27,30 @@ func TestNewRejects(t *testing.T) {
 	t.Parallel()
 	codec := mustCodec(t, []pagination.Secret{{ID: 1, Key: key1}}, pagination.CodecOptions{})
 	tests := []struct {
-		name  string
-		codec *pagination.Codec
-		sort  *pagination.Sort
-		opts  pagination.Options
+		name   string
+		codec  *pagination.Codec
+		sort   *pagination.Sort
+		opts   pagination.Options
+		panics bool // a programming mistake, not a configuration value
 	}{
-		{"nil codec", nil, byNewest, pagination.Options{}},
-		{"nil sort", codec, nil, pagination.Options{}},
-		{"negative default", codec, byNewest, pagination.Options{DefaultLimit: -1}},
-		{"negative max", codec, byNewest, pagination.Options{MaxLimit: -1}},
-		{"default above max", codec, byNewest, pagination.Options{DefaultLimit: 50, MaxLimit: 10}},
-		{"default above default max", codec, byNewest, pagination.Options{DefaultLimit: 101}},
-		{"max too large", codec, byNewest, pagination.Options{MaxLimit: 10001}},
-		{"shared name", codec, byNewest, pagination.Options{CursorParam: "after"}},
-		{"limit named cursor", codec, byNewest, pagination.Options{LimitParam: "cursor"}},
+		{"nil codec", nil, byNewest, pagination.Options{}, true},
+		{"nil sort", codec, nil, pagination.Options{}, true},
+		{"shared name", codec, byNewest, pagination.Options{CursorParam: "after"}, true},
+		{"limit named cursor", codec, byNewest, pagination.Options{LimitParam: "cursor"}, true},
+		{"negative default", codec, byNewest, pagination.Options{DefaultLimit: -1}, false},
+		{"negative max", codec, byNewest, pagination.Options{MaxLimit: -1}, false},
+		{"default above max", codec, byNewest, pagination.Options{DefaultLimit: 50, MaxLimit: 10}, false},
+		{"default above default max", codec, byNewest, pagination.Options{DefaultLimit: 101}, false},
+		{"max too large", codec, byNewest, pagination.Options{MaxLimit: 10001}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if p, err := pagination.New(tt.codec, tt.sort, tt.opts); err == nil {
+			defer func() {
+				if r := recover(); (r != nil) != tt.panics {
+					t.Errorf("panic %v, want one: %v", r, tt.panics)
+				}
+			}()
+			if p, err := pagination.New(tt.codec, tt.sort, tt.opts); err == nil && !tt.panics {
 				t.Fatalf("New = %v, want an error", p)
 			}
 		})

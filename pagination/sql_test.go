@@ -2,6 +2,7 @@ package pagination_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/backstop-go/backstop/pagination"
@@ -9,8 +10,8 @@ import (
 
 func TestSortKeyset(t *testing.T) {
 	t.Parallel()
-	single := pagination.MustSort(pagination.Key{Column: "id", Unique: true})
-	mixed := pagination.MustSort(
+	single := pagination.NewSort(pagination.Key{Column: "id", Unique: true})
+	mixed := pagination.NewSort(
 		pagination.Key{Column: "score", Desc: true},
 		pagination.Key{Column: "name"},
 		pagination.Key{Column: "id", Desc: true, Unique: true},
@@ -87,7 +88,9 @@ func TestSortKeyset(t *testing.T) {
 	}
 }
 
-func TestNewSortRejects(t *testing.T) {
+// A sort that cannot be right, a column that is not an identifier above
+// all (it is written into SQL), is refused when the program builds it.
+func TestNewSortPanicsOnBadKeys(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
@@ -107,19 +110,42 @@ func TestNewSortRejects(t *testing.T) {
 			return k
 		}()},
 	}
+	for _, column := range []string{
+		"id; DROP TABLE x", "id --", "id/*", "lower(name)", "a + b", "id DESC", "t.", ".id", "a..b", "1st",
+		"id,name", `"unclosed`, `""`, `"a"b`, "`a", "[a", "[]", "a\nb", `"a` + "\x00" + `b"`, "a b", "id'", "$id", "t.*",
+	} {
+		tests = append(tests, struct {
+			name string
+			keys []pagination.Key
+		}{"column " + column, []pagination.Key{{Column: column, Unique: true}}})
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if s, err := pagination.NewSort(tt.keys...); err == nil {
-				t.Fatalf("NewSort = %v, want an error", s)
-			}
+			defer func() {
+				if r := recover(); r == nil {
+					t.Error("NewSort did not panic")
+				} else if msg, _ := r.(string); !strings.HasPrefix(msg, "pagination: NewSort: ") {
+					t.Errorf("panic %v, want a message of this package", r)
+				}
+			}()
+			pagination.NewSort(tt.keys...)
 		})
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("MustSort did not panic")
+}
+
+// Plain and qualified identifiers, bare or quoted, are accepted and written
+// as they are.
+func TestNewSortAcceptsIdentifiers(t *testing.T) {
+	t.Parallel()
+	for _, column := range []string{
+		"id", "_id", "créé_le", "a$1", "t.id", "public.items.id", `"Created At"`, `"say ""hi"""`,
+		"`order`", "`a``b`", "[order]", "[a]]b]", `t."id"`, `"a.b".c`, "ID9",
+	} {
+		s := pagination.NewSort(pagination.Key{Column: column, Unique: true})
+		if got := s.String(); got != column+" ASC" {
+			t.Errorf("NewSort(%q).String() = %q", column, got)
 		}
-	}()
-	pagination.MustSort()
+	}
 }
 
 func TestSortAccessors(t *testing.T) {

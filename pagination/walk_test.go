@@ -59,13 +59,13 @@ type walkSort struct {
 
 var walkSorts = []walkSort{
 	{"newest", byNewest, func(r walkRow) []any { return []any{r.CreatedAt, r.ID} }},
-	{"mixed", pagination.MustSort(
+	{"mixed", pagination.NewSort(
 		pagination.Key{Column: "score", Desc: true},
 		pagination.Key{Column: "name"},
 		pagination.Key{Column: "created_at", Desc: true},
 		pagination.Key{Column: "id", Unique: true},
 	), func(r walkRow) []any { return []any{r.Score, r.Name, r.CreatedAt, r.ID} }},
-	{"id", pagination.MustSort(pagination.Key{Column: "id", Unique: true}),
+	{"id", pagination.NewSort(pagination.Key{Column: "id", Unique: true}),
 		func(r walkRow) []any { return []any{r.ID} }},
 }
 

@@ -36,7 +36,24 @@
 // lenient, as RFC 9457 §3.1 requires: members of the wrong type are ignored,
 // a missing type means about:blank, and unknown members are kept.
 //
-// The package imports only the standard library and the OpenTelemetry trace
-// API. Mapping go-playground/validator errors to problems lives in
-// problem/validation, so importing problem stays cheap.
+// The zero [Writer] is the default one; [NewWriter] panics on an option
+// that only a programming mistake produces (a trace id member named like a
+// standard member).
+//
+// # What importing problem costs
+//
+// The package imports the standard library and the OpenTelemetry trace API
+// (go.opentelemetry.io/otel/trace), which is how it reads the trace id from
+// a request's context; the API is a no-op until an SDK is installed. That
+// API is about 23,600 lines in nine packages, 16,000 of them its
+// semantic-conventions package. Measured with Go 1.26 on a minimal server
+// that writes one problem, it adds about 0.2 MB to the binary (9.31 MB
+// against 9.10 MB without the trace lookup; 0.14 MB stripped) and about
+// 2.4 s of CPU to a build with a cold cache (2.9 s against 0.5 s of user
+// time for the package and what it needs beyond the standard library,
+// median of three builds). It is kept because the traceId member is what
+// turns a client's bug report into a trace, and because Backstop's
+// middleware packages, which record their decisions on the active span,
+// import the same API anyway. Mapping go-playground/validator errors lives
+// in problem/validation, so importing problem does not compile validator.
 package problem

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -30,7 +31,8 @@ type Options struct {
 	// TraceIDMember names the extension member that carries the bare 32-hex
 	// OpenTelemetry trace id when the request's context holds a valid span.
 	// Empty means "traceId"; "-" turns the member off. A problem's own
-	// extension of that name wins.
+	// extension of that name wins. A standard member name ("type",
+	// "status", ...) makes NewWriter panic.
 	TraceIDMember string
 
 	// DisableXML makes the writer answer with JSON even to clients that
@@ -43,32 +45,40 @@ type Options struct {
 	Map func(error) *Problem
 }
 
-// Writer writes problems to HTTP responses. It is safe for concurrent use.
-// Most programs use the package-level [Write]; create a Writer to change
-// the logger, the trace id member, XML support or error mapping.
+// Writer writes problems to HTTP responses. Most programs use the
+// package-level [Write]; create a Writer with [NewWriter] to change the
+// logger, the trace id member, XML support or error mapping. The zero
+// value is the default Writer, the one NewWriter(Options{}) returns. A
+// Writer is safe for concurrent use.
 type Writer struct {
 	logger      *slog.Logger
-	traceMember string
-	xml         bool
+	traceMember string // as in Options: "" means "traceId", "-" none
+	noXML       bool
 	mapErr      func(error) *Problem
 }
 
-// NewWriter returns a Writer configured by o. It fails when
-// o.TraceIDMember names a standard member.
-func NewWriter(o Options) (*Writer, error) {
-	w := &Writer{logger: o.Logger, traceMember: o.TraceIDMember, xml: !o.DisableXML, mapErr: o.Map}
-	switch {
-	case w.traceMember == "":
-		w.traceMember = "traceId"
-	case w.traceMember == "-":
-		w.traceMember = ""
-	case isReserved(w.traceMember):
-		return nil, &ReservedMemberError{Name: w.traceMember}
+// NewWriter returns a Writer configured by o. It panics when
+// o.TraceIDMember names a standard member ("type", "status", ...): that is
+// a programming error, caught at start-up.
+func NewWriter(o Options) *Writer {
+	if isReserved(o.TraceIDMember) {
+		panic("problem: NewWriter: Options.TraceIDMember " + strconv.Quote(o.TraceIDMember) + " is a standard member")
 	}
-	return w, nil
+	return &Writer{logger: o.Logger, traceMember: o.TraceIDMember, noXML: o.DisableXML, mapErr: o.Map}
 }
 
-var defaultWriter, _ = NewWriter(Options{})
+// traceIDMember returns the name of the trace id member, or "" for none.
+func (wr *Writer) traceIDMember() string {
+	switch wr.traceMember {
+	case "":
+		return "traceId"
+	case "-":
+		return ""
+	}
+	return wr.traceMember
+}
+
+var defaultWriter Writer
 
 // Write writes err to w as a problem with the default [Writer]; see
 // [Writer.Write].
@@ -132,10 +142,11 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 		wr.log(r, err, "problem: server error")
 	}
 
-	asXML := wr.xml && prefersXML(r.Header["Accept"])
+	asXML := !wr.noXML && prefersXML(r.Header["Accept"])
 	var traceHex [32]byte
 	var traceID []byte
-	if wr.traceMember != "" {
+	traceName := wr.traceIDMember()
+	if traceName != "" {
 		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
 			id := sc.TraceID()
 			hex.Encode(traceHex[:], id[:])
@@ -152,7 +163,6 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 	}()
 	var body []byte
 	var encErr error
-	traceName := wr.traceMember
 	if traceID == nil {
 		traceName = ""
 	}
@@ -195,7 +205,7 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 		h["Cache-Control"] = headerNoStore
 	}
 	h["X-Content-Type-Options"] = headerNoSniff
-	if wr.xml {
+	if !wr.noXML {
 		if vary := h["Vary"]; len(vary) == 0 {
 			h["Vary"] = headerAccept
 		} else if !listHas(vary, "Accept") {

@@ -66,10 +66,14 @@ func (p *Problem) appendXML(b []byte, extraName string, extraValue []byte) ([]by
 	return append(b, "</problem>"...), nil
 }
 
-// jsonValue turns v into the generic value its JSON form decodes to.
+// jsonValue turns v into the generic value its JSON form decodes to. A
+// value that has no JSON form (NaN, an infinity, a channel) is an error,
+// as it is for [Problem.MarshalJSON]: a problem is encodable in both forms
+// or in neither, so it is written with the same status whatever the
+// client accepts.
 func jsonValue(v any) (any, error) {
 	switch v.(type) {
-	case string, bool, nil, json.Number, int, int64, float64:
+	case string, bool, nil, int, int64:
 		return v, nil
 	}
 	raw, err := json.Marshal(v)
@@ -122,8 +126,6 @@ func appendXMLValue(b []byte, name string, v any) []byte {
 		return appendXMLElement(b, name, strconv.Itoa(v))
 	case int64:
 		return appendXMLElement(b, name, strconv.FormatInt(v, 10))
-	case float64:
-		return appendXMLElement(b, name, strconv.FormatFloat(v, 'g', -1, 64))
 	}
 	return b
 }

@@ -209,4 +209,4 @@ var (
 )
 
 // quietProblems writes 429, 500 and 503 problems without logging them.
-var quietProblems, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})

@@ -25,7 +25,7 @@ import (
 	"github.com/backstop-go/backstop/ratelimit/limitertest"
 )
 
-var quietWriter, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietWriter = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func quietProblems(w http.ResponseWriter, r *http.Request, err error) { quietWriter.Write(w, r, err) }
 

@@ -91,10 +91,7 @@ func newService(db querier, secret []byte) (*service, error) {
 			{Column: "id", Unique: true},
 		}, func(it item) []any { return []any{it.Score, it.ID} }},
 	} {
-		sort, err := pagination.NewSort(l.keys...)
-		if err != nil {
-			return nil, err
-		}
+		sort := pagination.NewSort(l.keys...)
 		pager, err := pagination.New(codec, sort, pagination.Options{DefaultLimit: 20, MaxLimit: 100})
 		if err != nil {
 			return nil, err

@@ -235,15 +235,12 @@ func paginationCursor(t *testing.T, conn *pgx.Conn) pagination.Cursor {
 // taking $1 before the keyset's placeholders.
 func TestWalkPostgresThreeKeys(t *testing.T) {
 	s, conn := newTestService(t)
-	sort, err := pagination.NewSort(
+	sort := pagination.NewSort(
 		pagination.Key{Column: "title"},
 		pagination.Key{Column: "score", Desc: true},
 		pagination.Key{Column: "created_at"},
 		pagination.Key{Column: "id", Desc: true, Unique: true},
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pager, err := pagination.New(s.sorts["newest"].pager.Codec(), sort, pagination.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -86,21 +86,14 @@ func newHandler(cursorKey []byte) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	byNewest := pagination.MustSort(pagination.Key{Column: "id", Desc: true, Unique: true})
+	byNewest := pagination.NewSort(pagination.Key{Column: "id", Desc: true, Unique: true})
 	pager, err := pagination.New(codec, byNewest, pagination.Options{DefaultLimit: 10, MaxLimit: 50})
-	if err != nil {
-		return nil, err
-	}
-	idemStore, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
 	if err != nil {
 		return nil, err
 	}
 	// A nil scope keeps callers apart by their Authorization header; a real
 	// service passes its authenticated principal instead.
-	idem, err := idempotency.New(idemStore, nil, idempotency.Options{})
-	if err != nil {
-		return nil, err
-	}
+	idem := idempotency.New(idempotency.NewMemoryStore(idempotency.MemoryOptions{}), nil, idempotency.Options{})
 	limiter, err := ratelimit.NewSlidingWindow([]ratelimit.Policy{
 		ratelimit.PerSecond("burst", 20),
 		ratelimit.PerMinute("steady", 600),

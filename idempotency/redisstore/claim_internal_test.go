@@ -10,49 +10,57 @@ import (
 	"github.com/backstop-go/backstop/internal/redistest"
 )
 
-// go-redis sends a command again when its reply is lost (a read timeout, a
-// dropped connection), so the claim script can run twice for one Claim. The
-// second run used to find the caller's own pending record and answer
-// "inflight": the request got a 409 and its key stayed wedged until the
-// lease ran out. A resent claim must give the claim back to its owner.
-func TestClaimResentReturnsTheClaim(t *testing.T) {
+// A command whose connection is lost before its reply may have run: the
+// store sends it again, so the claim script must give a claim sent twice
+// back to its owner, with its fence, instead of answering "inflight" (a
+// 409 for the client, and a key wedged until the lease ran out).
+func TestClaimSentTwiceReturnsTheClaim(t *testing.T) {
 	c := redistest.Client(t)
-	s := &Store{client: c, prefix: strings.TrimSuffix(redistest.Prefix(t), ":") + ":{"}
+	s := New(c, Options{Prefix: strings.TrimSuffix(redistest.Prefix(t), ":"), Timeout: 10 * time.Second})
 	ctx := context.Background()
-	key := []string{s.key("k")}
+	key := idempotency.RecordKey{Scope: "scope", ID: "k"}
+	k := s.keys(key)
+	if k.record != s.prefix+"scope}:k" || k.expiries != s.prefix+"scope}:x" || k.usage != s.prefix+"scope}:u" || k.member != "k" {
+		t.Fatalf("keys = %+v", k)
+	}
 	run := func(token string, lease time.Duration) []any {
 		t.Helper()
-		v, err := claimScript.Run(ctx, c, key, token, "fp", ms(lease), ms(time.Hour)).Slice()
+		v, _, err := s.run(ctx, claimScript, k, true, token, "fp", ms(lease), ms(time.Hour), 0, 0, k.member)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return v
+		return v.([]any)
 	}
 	first := run("token-1", time.Minute)
 	again := run("token-1", time.Minute)
-	if again[0] != "claimed" || again[1] != first[1] {
-		t.Fatalf("resent claim = %v, want %v", again, first)
+	if first[0] != "claimed" || again[0] != "claimed" || again[1] != first[1] {
+		t.Fatalf("claim sent again = %v, want %v", again, first)
 	}
 	if other := run("token-2", time.Minute); other[0] != "inflight" {
 		t.Fatalf("another caller's claim = %v, want inflight", other)
 	}
 	// The same after a takeover: the resent takeover keeps its fence.
-	if err := c.HSet(ctx, key[0], "lease", "0").Err(); err != nil { // the lease runs out
+	if err := c.HSet(ctx, k.record, "lease", "0").Err(); err != nil { // the lease runs out
 		t.Fatal(err)
 	}
 	took := run("token-3", time.Minute)
-	if took[0] != "takeover" || took[1] != int64(2) {
-		t.Fatalf("takeover = %v", took)
+	if took[0] != "takeover" || took[1].(int64) <= first[1].(int64) {
+		t.Fatalf("takeover = %v, want a fence above %v", took, first[1])
 	}
-	if again := run("token-3", time.Minute); again[0] != "takeover" || again[1] != int64(2) {
-		t.Fatalf("resent takeover = %v, want [takeover 2]", again)
+	if again := run("token-3", time.Minute); again[0] != "takeover" || again[1] != took[1] {
+		t.Fatalf("takeover sent again = %v, want %v", again, took)
 	}
 	// The old owner's token no longer matches.
 	if old := run("token-1", time.Minute); old[0] != "inflight" {
 		t.Fatalf("claim with the old token = %v, want inflight", old)
 	}
-	// And the owner can complete as usual.
-	if err := s.Complete(ctx, "k", idempotency.Owner{Token: "token-3", Fence: 2}, idempotency.Response{Status: 201}, time.Hour); err != nil {
+	// And the owner can complete as usual; a completion sent twice is
+	// recognised too.
+	owner := idempotency.Owner{Token: "token-3", Fence: took[1].(int64)}
+	if err := s.Complete(ctx, key, owner, idempotency.Response{Status: 201}, time.Hour); err != nil {
 		t.Fatal(err)
+	}
+	if v, _, err := s.run(ctx, completeScript, k, true, owner.Token, owner.Fence, 201, "", "", "", ms(time.Hour), k.member); err != nil || v != int64(2) {
+		t.Fatalf("completion sent again = %v, %v; want 2 (completed already by this owner)", v, err)
 	}
 }

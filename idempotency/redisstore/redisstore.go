@@ -5,9 +5,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,125 +26,219 @@ var (
 	releaseSrc string
 	//go:embed lua/get.lua
 	getSrc string
+	//go:embed lua/withdraw.lua
+	withdrawSrc string
 
-	claimScript    = redis.NewScript(claimSrc)
-	extendScript   = redis.NewScript(extendSrc)
-	completeScript = redis.NewScript(completeSrc)
-	releaseScript  = redis.NewScript(releaseSrc)
-	getScript      = redis.NewScript(getSrc)
+	claimScript    = newScript(claimSrc)
+	extendScript   = newScript(extendSrc)
+	completeScript = newScript(completeSrc)
+	releaseScript  = newScript(releaseSrc)
+	getScript      = newScript(getSrc)
+	withdrawScript = newScript(withdrawSrc)
 )
 
-// ErrEvictionPolicy is returned by New, when Options.RefuseEvictingPolicy is
-// set, if the server's maxmemory-policy may evict records.
+// ErrEvictionPolicy is returned by [Store.CheckPolicy] when a server's
+// maxmemory-policy may evict records.
 var ErrEvictionPolicy = errors.New("redisstore: Redis maxmemory-policy may evict idempotency records")
+
+// DefaultTimeout is the bound of each call when Options.Timeout is zero.
+const DefaultTimeout = 50 * time.Millisecond
 
 // Options configure a [Store]. The zero value of every field is the default
 // its comment gives.
 type Options struct {
-	// Prefix starts every key, followed by ":{" + record key + "}". It must
-	// not contain '{' or '}', which would move the hash tag. Empty means
-	// "idempotency".
+	// Prefix starts every key. It must not contain '{' or '}', which would
+	// move the hash tag. Empty means "idempotency".
 	Prefix string
 
-	// RefuseEvictingPolicy makes New fail with [ErrEvictionPolicy] when the
-	// server's maxmemory-policy is not "noeviction". By default New only
-	// logs a warning.
-	RefuseEvictingPolicy bool
-
-	// SkipPolicyCheck skips the maxmemory-policy check, for managed Redis
-	// services that forbid CONFIG GET.
-	SkipPolicyCheck bool
-
-	// Logger receives the policy warning. Nil means slog.Default().
-	Logger *slog.Logger
+	// Timeout bounds every call of the store, go-redis's dialling, waits
+	// for a pooled connection and retries included: a call that has no
+	// answer by then returns an error wrapping
+	// idempotency.ErrStoreUnavailable (the command may still run on the
+	// server). It is a context deadline, which go-redis honours on the
+	// socket only when the client has ContextTimeoutEnabled: set that, or
+	// a server that accepts connections and never answers holds each call
+	// for the client's ReadTimeout (3 s by default). Zero means
+	// DefaultTimeout, 50 ms; negative means only the caller's context
+	// bounds a call. Raise it if Redis is far away or records large
+	// responses over a slow link: a completion that keeps timing out is not
+	// recorded.
+	Timeout time.Duration
 }
 
 // Store is an [idempotency.Store] in Redis, shared by every app instance
 // that uses the same server and prefix.
 //
-// Each record is one hash under the key prefix:{record-key}, so every
-// record lives in one Cluster slot, and every state transition (claim,
-// extend, complete, release, get) is one embedded Lua script on that one key
-// (EVALSHA, with EVAL when the server's script cache was emptied). Leases
-// are measured with the server's clock (TIME inside the scripts), so app
-// instances with skewed clocks agree. A replay costs one round trip; a
-// first request two (claim, complete), plus one per heartbeat.
+// # Layout
 //
-// Operational requirements, which New checks where it can:
+// The records of one caller (one idempotency.RecordKey.Scope, S) share a
+// hash tag, so they live in one Cluster slot with the scope's bookkeeping:
+//
+//	prefix:{S}:<record ID>  hash: the record (state, owner, fence, response)
+//	prefix:{S}:x            sorted set: the scope's records by expiry
+//	prefix:{S}:u            hash: the scope's bytes held and last fence
+//
+// Every state transition (claim, extend, complete, release, get) is one
+// embedded Lua script on those keys (EVALSHA, with EVAL when the server's
+// script cache was emptied) that reads the time from Redis itself, so app
+// instances with skewed clocks agree. A replay costs one round trip; a
+// first request two (claim, complete), plus one per heartbeat. The claim
+// script enforces the scope's budget (ClaimRequest.MaxRecords and
+// MaxBytes) and issues fences: the larger of the server's clock in
+// microseconds and one more than the scope's last fence. The scope's last
+// fence is kept while the scope holds a record; after that, fences follow
+// the server's clock, so they keep growing across releases unless the
+// clock steps back (an NTP step, a failover to a replica whose clock is
+// behind) between a release and the next claim.
+//
+// # Failures
+//
+// Each call is bounded by Options.Timeout (on the socket too when the
+// client has ContextTimeoutEnabled). The store sends its commands
+// with go-redis's retries switched off and retries once itself, at once,
+// when a connection it used was lost (a server restart, an idle
+// connection dropped by a proxy): its scripts recognise a command they
+// already ran. It does not retry a connection that could not be made: a
+// server that refuses connections costs a call at most Timeout, while
+// go-redis still dials, and less than a millisecond once go-redis's pool
+// has given up dialling (after PoolSize failed dials, until a dial
+// succeeds again), not the seconds of go-redis's default retries. A claim
+// whose answer was lost (a timeout, a connection lost twice) may have been
+// made all the same, with an owner token nobody knows: the store withdraws
+// it in the background, so the client's retry is not told "in flight"
+// until the lease runs out. Every error from Redis wraps
+// idempotency.ErrStoreUnavailable; the middleware answers 503 (or runs
+// the request, with FailOpen).
+//
+// # Operational requirements
+//
 //   - maxmemory-policy noeviction (or a dedicated instance without a
-//     memory limit): an evicted claim means a request runs twice;
+//     memory limit): an evicted claim means a request runs twice.
+//     [Store.CheckPolicy] checks it; call it at startup.
+//   - memory for the records: a record of a small response takes about
+//     1.3 KB in Redis (measured with an 80-byte body: the record, and
+//     about 70 bytes for the scope's bookkeeping), so a caller's budget
+//     (MaxRecordsPerScope records, MaxBytesPerScope bytes of responses)
+//     bounds what one caller can take, and the rate of new keys times the
+//     retention what all take. A Redis that runs out of memory refuses new
+//     claims (503) until records expire.
 //   - persistence (AOF) if records must survive a restart of Redis;
 //   - replication is asynchronous, so a failover can lose a claim made
 //     just before it. The guarantee is "at most once per key while the
 //     record lives, unless Redis loses data"; guard money-moving writes
 //     with the fence from idempotency.FromContext as well.
 //
-// A Store is safe for concurrent use. It does not own the client.
+// A Store is safe for concurrent use. It does not own the client. Create
+// it with [New]; the zero value is not usable.
 type Store struct {
-	client redis.UniversalClient
-	prefix string
+	client  redis.UniversalClient
+	prefix  string // Prefix + ":{"
+	timeout time.Duration
+	numbers atomic.Pointer[claimNumbers] // the last claim's, boxed
+}
+
+// claimNumbers are the numeric arguments of claims, boxed once: they come
+// from the middleware's options and rarely change, and boxing an int64
+// allocates.
+type claimNumbers struct {
+	values [4]int64
+	boxed  [4]any
+}
+
+func (s *Store) claimNumbers(lease, retention, maxRecords, maxBytes int64) *[4]any {
+	v := [4]int64{lease, retention, maxRecords, maxBytes}
+	if n := s.numbers.Load(); n != nil && n.values == v {
+		return &n.boxed
+	}
+	n := &claimNumbers{values: v, boxed: [4]any{lease, retention, maxRecords, maxBytes}}
+	s.numbers.Store(n)
+	return &n.boxed
 }
 
 // New returns a Store that keeps records through client, which may be any
 // redis.UniversalClient (single node, Sentinel failover, Cluster, Ring).
-//
-// It checks the server's maxmemory-policy (unless SkipPolicyCheck) and
-// warns, or fails when RefuseEvictingPolicy is set, if records could be
-// evicted; a server it cannot ask gives a warning. It also loads the scripts
-// so that the first requests need no EVAL fallback. It fails when the
-// prefix contains a brace.
-func New(ctx context.Context, client redis.UniversalClient, o Options) (*Store, error) {
+// It does no I/O: see [Store.Ping] and [Store.CheckPolicy] for the checks
+// to make at startup. New panics when client is nil or the prefix holds a
+// brace.
+func New(client redis.UniversalClient, o Options) *Store {
 	if client == nil {
-		return nil, errors.New("redisstore: nil client")
+		panic("redisstore: New called with a nil client")
 	}
 	if o.Prefix == "" {
 		o.Prefix = "idempotency"
 	}
 	if strings.ContainsAny(o.Prefix, "{}") {
-		return nil, fmt.Errorf("redisstore: prefix %q must not contain '{' or '}'", o.Prefix)
+		panic(fmt.Sprintf("redisstore: Options.Prefix %q must not contain '{' or '}'", o.Prefix))
 	}
-	logger := o.Logger
-	if logger == nil {
-		logger = slog.Default()
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
 	}
-	if !o.SkipPolicyCheck {
-		if err := checkPolicy(ctx, client); err != nil {
-			if o.RefuseEvictingPolicy && errors.Is(err, ErrEvictionPolicy) {
-				return nil, err
-			}
-			logger.LogAttrs(ctx, slog.LevelWarn, "redisstore: idempotency records may be lost", slog.Any("error", err))
-		}
-	}
-	for _, s := range []*redis.Script{claimScript, extendScript, completeScript, releaseScript, getScript} {
-		_ = s.Load(ctx, client).Err() // best effort: Run falls back to EVAL
-	}
-	return &Store{client: client, prefix: o.Prefix + ":{"}, nil
+	return &Store{client: client, prefix: o.Prefix + ":{", timeout: o.Timeout}
 }
 
-// checkPolicy returns an error wrapping ErrEvictionPolicy when a node may
-// evict keys, or another error when it cannot tell.
-func checkPolicy(ctx context.Context, client redis.UniversalClient) error {
-	check := func(ctx context.Context, c redis.Cmdable) error {
-		v, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
-		if err != nil {
-			return fmt.Errorf("redisstore: cannot read maxmemory-policy (set SkipPolicyCheck if the server forbids CONFIG): %w", err)
-		}
-		if p := v["maxmemory-policy"]; p != "noeviction" {
-			return fmt.Errorf("%w: it is %q; set it to \"noeviction\" or use a dedicated instance", ErrEvictionPolicy, p)
-		}
-		return nil
-	}
+// Ping checks that Redis answers, through the client the store holds and
+// within Options.Timeout: every master of a Cluster and every shard of a
+// Ring, since records live on all of them. Its error wraps
+// idempotency.ErrStoreUnavailable. A Store can thus serve as a readiness
+// check.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.bounded(ctx, func(ctx context.Context) error {
+		return forEachNode(ctx, s.client, func(ctx context.Context, c redis.Cmdable) error {
+			return c.Ping(ctx).Err()
+		})
+	})
+}
+
+// CheckPolicy returns an error wrapping [ErrEvictionPolicy] when a server
+// (any master of a Cluster, any shard of a Ring) may evict keys, and
+// another error when it cannot tell (a managed Redis may forbid CONFIG
+// GET). Call it at startup; Options.Timeout bounds it.
+func (s *Store) CheckPolicy(ctx context.Context) error {
+	return s.bounded(ctx, func(ctx context.Context) error {
+		return forEachNode(ctx, s.client, func(ctx context.Context, c redis.Cmdable) error {
+			v, err := c.ConfigGet(ctx, "maxmemory-policy").Result()
+			if err != nil {
+				return fmt.Errorf("redisstore: cannot read maxmemory-policy: %w", err)
+			}
+			if p := v["maxmemory-policy"]; p != "noeviction" {
+				return fmt.Errorf("%w: it is %q; set it to \"noeviction\" or use a dedicated instance", ErrEvictionPolicy, p)
+			}
+			return nil
+		})
+	})
+}
+
+// forEachNode runs fn on every node that holds records: a keyless command
+// goes to one node only.
+func forEachNode(ctx context.Context, client redis.UniversalClient, fn func(context.Context, redis.Cmdable) error) error {
 	switch c := client.(type) {
 	case *redis.ClusterClient:
-		return c.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return check(ctx, c) })
+		return c.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
 	case *redis.Ring:
-		// A keyless command goes to one shard only; every shard holds records.
-		return c.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return check(ctx, c) })
+		return c.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
 	}
-	return check(ctx, client)
+	return fn(ctx, client)
 }
 
-func (s *Store) key(k string) string { return s.prefix + k + "}" }
+// recordKeys are the names of a record and of its scope's bookkeeping,
+// substrings of one allocation.
+type recordKeys struct {
+	record, expiries, usage string
+	member                  string // the record's name within its scope
+}
+
+func (s *Store) keys(k idempotency.RecordKey) recordKeys {
+	// prefix:{S}:ID prefix:{S}:x prefix:{S}:u
+	base := len(s.prefix) + len(k.Scope) + 2
+	all := s.prefix + k.Scope + "}:" + k.ID + s.prefix + k.Scope + "}:x" + s.prefix + k.Scope + "}:u"
+	r := base + len(k.ID)
+	return recordKeys{
+		record:   all[:r],
+		expiries: all[r : r+base+1],
+		usage:    all[r+base+1:],
+		member:   all[base:r],
+	}
+}
 
 func ms(d time.Duration) int64 {
 	m := d.Milliseconds()
@@ -160,12 +254,21 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 		return idempotency.ClaimResult{}, errors.New("redisstore: Claim needs a positive lease and retention")
 	}
 	token := idempotency.NewToken()
-	v, err := claimScript.Run(ctx, s.client, []string{s.key(req.Key)}, token, req.Fingerprint, ms(req.Lease), ms(req.Retention)).Slice()
+	k := s.keys(req.Key)
+	n := s.claimNumbers(ms(req.Lease), ms(req.Retention), int64(max(req.MaxRecords, 0)), max(req.MaxBytes, 0))
+	reply, _, err := s.run(ctx, claimScript, k, true, token, req.Fingerprint, n[0], n[1], n[2], n[3], k.member)
 	if err != nil {
+		if mayHaveRun(err) {
+			// The claim may have been made with a token nobody will know:
+			// it would answer the client's retry with 409 until its lease
+			// ran out. Withdraw it, without holding up this answer.
+			go s.withdraw(k, token)
+		}
 		return idempotency.ClaimResult{}, err
 	}
+	v, _ := reply.([]any)
 	bad := func() (idempotency.ClaimResult, error) {
-		return idempotency.ClaimResult{}, fmt.Errorf("redisstore: unexpected claim reply %v", v)
+		return idempotency.ClaimResult{}, fmt.Errorf("redisstore: %w: unexpected claim reply %v", idempotency.ErrStoreUnavailable, reply)
 	}
 	if len(v) == 0 {
 		return bad()
@@ -177,19 +280,22 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 			return bad()
 		}
 		fence, ok := v[1].(int64)
-		if !ok {
+		if !ok || fence <= 0 {
 			return bad()
 		}
 		return idempotency.ClaimResult{Outcome: idempotency.Claimed, Owner: idempotency.Owner{Token: token, Fence: fence}, Takeover: kind == "takeover"}, nil
 	case "mismatch":
 		return idempotency.ClaimResult{Outcome: idempotency.Mismatch}, nil
-	case "inflight":
+	case "inflight", "overbudget":
 		if len(v) != 2 {
 			return bad()
 		}
 		left, ok := v[1].(int64)
 		if !ok {
 			return bad()
+		}
+		if kind == "overbudget" {
+			return idempotency.ClaimResult{Outcome: idempotency.OverBudget, RetryAfter: time.Duration(max(left, 0)) * time.Millisecond}, nil
 		}
 		return idempotency.ClaimResult{Outcome: idempotency.InFlight, LeaseRemaining: time.Duration(left) * time.Millisecond}, nil
 	case "completed":
@@ -205,43 +311,66 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 	return bad()
 }
 
-func owned(n int64, err error) error {
+// withdraw deletes the pending record that token holds, if any, within
+// Timeout. Its own failure changes nothing: the claim then lasts its lease.
+func (s *Store) withdraw(k recordKeys, token string) {
+	_, _, _ = s.run(context.Background(), withdrawScript, k, true, token, k.member)
+}
+
+// owned maps the reply of extend, complete and release.
+func owned(reply any, err error) error {
 	if err != nil {
 		return err
 	}
-	if n != 1 {
+	switch n, _ := reply.(int64); n {
+	case 1:
+		return nil
+	case 0:
 		return idempotency.ErrNotOwner
 	}
-	return nil
+	return fmt.Errorf("redisstore: %w: unexpected reply %v", idempotency.ErrStoreUnavailable, reply)
 }
 
 // Extend implements [idempotency.Store].
-func (s *Store) Extend(ctx context.Context, key string, owner idempotency.Owner, lease time.Duration) error {
-	return owned(extendScript.Run(ctx, s.client, []string{s.key(key)}, owner.Token, owner.Fence, ms(lease)).Int64())
+func (s *Store) Extend(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner, lease time.Duration) error {
+	k := s.keys(key)
+	reply, _, err := s.run(ctx, extendScript, k, true, owner.Token, owner.Fence, ms(lease), k.member)
+	return owned(reply, err)
 }
 
 // Complete implements [idempotency.Store].
-func (s *Store) Complete(ctx context.Context, key string, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) error {
-	return owned(completeScript.Run(ctx, s.client, []string{s.key(key)}, owner.Token, owner.Fence,
-		resp.Status, encodeHeader(resp.Header), resp.Body, resp.NotReplayable, ms(retention)).Int64())
+func (s *Store) Complete(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) error {
+	k := s.keys(key)
+	reply, resent, err := s.run(ctx, completeScript, k, true, owner.Token, owner.Fence,
+		resp.Status, encodeHeader(resp.Header), resp.Body, string(resp.NotReplayable), ms(retention), k.member)
+	if n, _ := reply.(int64); n == 2 && err == nil {
+		if resent {
+			return nil // the first attempt completed it before its connection was lost
+		}
+		return idempotency.ErrNotOwner // a second completion by the owner
+	}
+	return owned(reply, err)
 }
 
 // Release implements [idempotency.Store].
-func (s *Store) Release(ctx context.Context, key string, owner idempotency.Owner) error {
-	return owned(releaseScript.Run(ctx, s.client, []string{s.key(key)}, owner.Token, owner.Fence).Int64())
+func (s *Store) Release(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner) error {
+	k := s.keys(key)
+	reply, _, err := s.run(ctx, releaseScript, k, true, owner.Token, owner.Fence, k.member)
+	return owned(reply, err)
 }
 
 // Get implements [idempotency.Store].
-func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error) {
-	v, err := getScript.Run(ctx, s.client, []string{s.key(key)}).Slice()
+func (s *Store) Get(ctx context.Context, key idempotency.RecordKey) (idempotency.Record, error) {
+	reply, _, err := s.run(ctx, getScript, s.keys(key), false)
 	if err != nil {
 		return idempotency.Record{}, err
 	}
+	v, _ := reply.([]any)
 	if len(v) == 0 {
 		return idempotency.Record{}, idempotency.ErrNotFound
 	}
 	if len(v) != 8 {
-		return idempotency.Record{}, fmt.Errorf("redisstore: unexpected get reply of %d elements", len(v))
+		return idempotency.Record{}, fmt.Errorf("redisstore: %w: unexpected get reply of %d elements", idempotency.ErrStoreUnavailable, len(v))
 	}
 	st, _ := v[0].(string)
 	fp, _ := v[1].(string)
@@ -249,7 +378,7 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 	left, _ := v[3].(int64)
 	fence, err := strconv.ParseInt(fenceS, 10, 64)
 	if err != nil {
-		return idempotency.Record{}, fmt.Errorf("redisstore: corrupt fence %q", fenceS)
+		return idempotency.Record{}, fmt.Errorf("redisstore: %w: corrupt fence %q", idempotency.ErrStoreUnavailable, fenceS)
 	}
 	rec := idempotency.Record{Fingerprint: fp, Fence: fence}
 	switch st {
@@ -263,7 +392,7 @@ func (s *Store) Get(ctx context.Context, key string) (idempotency.Record, error)
 			return idempotency.Record{}, err
 		}
 	default:
-		return idempotency.Record{}, fmt.Errorf("redisstore: corrupt state %q", st)
+		return idempotency.Record{}, fmt.Errorf("redisstore: %w: corrupt state %q", idempotency.ErrStoreUnavailable, st)
 	}
 	return rec, nil
 }
@@ -275,13 +404,13 @@ func decodeResponse(code, hdr, body, reason any) (idempotency.Response, error) {
 	r, _ := reason.(string)
 	status, err := strconv.Atoi(c)
 	if err != nil {
-		return idempotency.Response{}, fmt.Errorf("redisstore: corrupt status %q", c)
+		return idempotency.Response{}, fmt.Errorf("redisstore: %w: corrupt status %q", idempotency.ErrStoreUnavailable, c)
 	}
 	header, err := decodeHeader(h)
 	if err != nil {
-		return idempotency.Response{}, err
+		return idempotency.Response{}, fmt.Errorf("redisstore: %w: %w", idempotency.ErrStoreUnavailable, err)
 	}
-	resp := idempotency.Response{Status: status, Header: header, NotReplayable: r}
+	resp := idempotency.Response{Status: status, Header: header, NotReplayable: idempotency.Reason(r)}
 	if b != "" {
 		resp.Body = []byte(b)
 	}

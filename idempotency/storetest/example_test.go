@@ -15,11 +15,7 @@ import (
 func ExampleRun() {
 	_ = func(t *testing.T) { // func TestMyStoreConformance(t *testing.T)
 		storetest.Run(t, func(t *testing.T) idempotency.Store {
-			st, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{}) // your store here
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
+			return idempotency.NewMemoryStore(idempotency.MemoryOptions{}) // your store here
 		}, storetest.Options{})
 	}
 }
@@ -28,18 +24,9 @@ func ExampleRun() {
 // concurrent identical requests spread over both must run the handler once.
 func ExampleStorm() {
 	_ = func(t *testing.T) { // func TestMyStoreStorm(t *testing.T)
-		st, err := idempotency.NewMemoryStore(idempotency.MemoryOptions{}) // your store here
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mws []*idempotency.Middleware
-		for range 2 {
-			mw, err := idempotency.New(st, idempotency.AuthorizationScope, idempotency.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mws = append(mws, mw)
-		}
-		storetest.Storm(t, 200, mws...)
+		st := idempotency.NewMemoryStore(idempotency.MemoryOptions{}) // your store here
+		storetest.Storm(t, 200,
+			idempotency.New(st, idempotency.AuthorizationScope, idempotency.Options{}),
+			idempotency.New(st, idempotency.AuthorizationScope, idempotency.Options{}))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/go-playground/validator/v10"
@@ -54,4 +55,53 @@ func BenchmarkDecode(b *testing.B) {
 	b.Run("valid/Decode", func(b *testing.B) { run(b, benchValid, backstop) })
 	b.Run("invalid/baseline", func(b *testing.B) { run(b, benchInvalid, baseline) })
 	b.Run("invalid/Decode", func(b *testing.B) { run(b, benchInvalid, backstop) })
+}
+
+// largeArray is a JSON array of small integers of about 976 KiB, under the
+// default 1 MiB limit; with bad set, its last element is a string.
+func largeArray(bad bool) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for b.Len() < 976<<10 {
+		b.WriteString("12345,")
+	}
+	if bad {
+		b.WriteString(`"x"]`)
+	} else {
+		b.WriteString(`1]`)
+	}
+	return b.String()
+}
+
+// BenchmarkDecodeLargeArray compares a valid body with one of the same size
+// whose last value has the wrong type: finding and reporting the error must
+// not cost much more than decoding.
+func BenchmarkDecodeLargeArray(b *testing.B) {
+	v, err := validation.New(validation.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bad := range []bool{false, true} {
+		name := "valid"
+		if bad {
+			name = "invalid"
+		}
+		body := []byte(largeArray(bad))
+		b.Run(name, func(b *testing.B) {
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("Content-Type", "application/json")
+			r.ContentLength = int64(len(body))
+			rd := bytes.NewReader(body)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				rd.Reset(body)
+				r.Body = io.NopCloser(rd)
+				var dst []int
+				if err := v.Decode(r, &dst); (err != nil) != bad {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -1,20 +1,18 @@
 package validation
 
 import (
-	"bytes"
-	"encoding"
-	"encoding/base64"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
+	"fmt"
 	"io"
-	"math"
-	"mime"
 	"net/http"
 	"os"
 	"reflect"
 	"strconv"
-	"strings"
-	"time"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/backstop-go/backstop/problem"
 )
@@ -32,8 +30,10 @@ import (
 //     against Content-Length first, so nothing is read), or than the limit
 //     of an http.MaxBytesReader already around r.Body.
 //   - 400 [ErrEmptyBody]: no body, or only white space.
-//   - 400 [ErrMalformed]: a syntax error, a body that ends too early, or
-//     data after the JSON value; the "offset" extension says where.
+//   - 400 [ErrMalformed]: a syntax error, a body that ends too early, data
+//     after the JSON value, or (unless Options.LenientNames) an object
+//     that repeats a member name; the "offset" extension says where, and
+//     for a repeated name the "pointer" extension names it.
 //   - 422 [ErrInvalid]: well-formed JSON that does not fit dst. Each
 //     [Violation] points at the member with a JSON Pointer: rule "type" for
 //     a value of the wrong JSON type (a string for an int, 300 for an
@@ -44,88 +44,94 @@ import (
 //     bad base64 for a []byte, and the validator's tag for each failed rule.
 //   - 408 (about:blank) when reading the body timed out, 400 when it
 //     failed otherwise (the client went away, bad chunked encoding).
-//   - 500 for a programming error: dst is not a non-nil pointer. The cause
-//     is kept behind Unwrap for the log; the client sees a generic 500.
+//   - 500 for a programming error: dst is not a non-nil pointer, or its
+//     type is one encoding/json would silently misread (two fields with
+//     the same JSON name in one struct, a json tag on an unexported
+//     field). The cause is kept behind Unwrap for the log; the client sees
+//     a generic 500.
 //
-// Details never contain the submitted values. Decode reads the whole body
-// (at most MaxBytes) before decoding, and does not close it.
+// Member names bind to fields exactly as declared (case-sensitive), and
+// values decode as encoding/json decodes them otherwise (see
+// Options.LenientNames). Details never contain the submitted values.
+//
+// Decode reads the whole body (at most MaxBytes) before decoding, into a
+// buffer that grows with the bytes that arrive: Content-Length bounds the
+// buffer but never reserves it, so a client that announces a large body
+// and sends little of it holds little memory. Decode does not close the
+// body.
 func (v *Validator) Decode(r *http.Request, dst any) error {
 	if p := v.checkHeaders(r.Header); p != nil {
 		return p
 	}
-	if r.ContentLength > v.maxBytes {
-		return tooLarge(v.maxBytes)
+	maxBytes := v.limit()
+	if r.ContentLength > maxBytes {
+		return tooLarge(maxBytes)
 	}
-	body, err := v.read(r)
-	if err != nil {
-		return err
+	if rv := reflect.ValueOf(dst); rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return problem.New(http.StatusInternalServerError, "").
+			WithCause(fmt.Errorf("validation: Decode needs a non-nil pointer, not %T", dst))
+	}
+	body, p := read(r, maxBytes)
+	if p != nil {
+		return p
 	}
 	if skipSpace(body, 0) == len(body) {
 		return ErrEmptyBody.New("The request has no body; send a JSON document.")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if !v.allowUnknown {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(dst); err != nil {
-		return decodeProblem(err, body, dst)
-	}
-	if end := skipSpace(body, int(dec.InputOffset())); end < len(body) {
-		return malformed("The request body holds more than one JSON value.", int64(end))
+	opts := v.decodeOptions()
+	if err := json.Unmarshal(body, dst, opts); err != nil {
+		return decodeProblem(err, body, reflect.TypeOf(dst), opts)
 	}
 	return v.check(r.Context(), dst, false)
 }
 
-// checkHeaders answers 415 for a Content-Type or Content-Encoding that the
-// validator does not take.
-func (v *Validator) checkHeaders(h http.Header) *problem.Problem {
-	if ce := h.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return ErrUnsupportedMediaType.New("The request body must not be compressed.").
-			WithHeader("Accept-Encoding", "identity")
-	}
-	var mt string
-	if ct := h.Get("Content-Type"); strings.EqualFold(ct, "application/json") {
-		mt = "application/json" // the common case, without parsing
-	} else if ct != "" {
-		var params map[string]string
-		var err error
-		mt, params, err = mime.ParseMediaType(ct)
-		if err != nil {
-			return v.unsupported("The request's Content-Type cannot be parsed.")
-		}
-		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-			return v.unsupported("JSON must be encoded in UTF-8.")
-		}
-	}
-	if v.accepts(mt) {
-		return nil
-	}
-	if mt == "" {
-		return v.unsupported("The request has no Content-Type.")
-	}
-	return v.unsupported("The request's Content-Type is not supported.")
+// Decoding options, by Options.AllowUnknownFields and Options.LenientNames.
+// Everything but member names, unknown members and error reporting keeps
+// encoding/json's semantics, so that types written for encoding/json
+// (",string" options, time.Duration as nanoseconds, arrays of any length)
+// decode as they always did. Errors stop decoding at the first failure and
+// carry the JSON Pointer of the value at fault.
+var decodeOptionSets = [2][2]json.Options{
+	{newDecodeOptions(false, false), newDecodeOptions(false, true)},
+	{newDecodeOptions(true, false), newDecodeOptions(true, true)},
 }
 
-func (v *Validator) accepts(mt string) bool {
-	if v.contentTypes == nil {
-		return mt == "application/json" ||
-			strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json")
-	}
-	for _, ct := range v.contentTypes {
-		if ct == mt || ct == "*/*" && mt != "" {
-			return true
-		}
-	}
-	return false
+func newDecodeOptions(allowUnknown, lenientNames bool) json.Options {
+	return json.JoinOptions(
+		jsonv1.DefaultOptionsV1(),
+		jsonv1.ReportErrorsWithLegacySemantics(false),
+		json.RejectUnknownMembers(!allowUnknown),
+		json.MatchCaseInsensitiveNames(lenientNames),
+		jsontext.AllowDuplicateNames(lenientNames),
+		// encoding/json's Number has no method for this decoder before Go
+		// 1.27 (its twin in the v1 package has). From Go 1.27 the twin is
+		// an alias of encoding/json's Number, whose method a go 1.26
+		// module may not name: reach it through an interface.
+		json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, n *stdjson.Number) error {
+			var num jsonv1.Number
+			if err := any(&num).(jsontextUnmarshaler).UnmarshalJSONFrom(dec); err != nil {
+				return err
+			}
+			*n = stdjson.Number(num)
+			return nil
+		})),
+	)
 }
 
-func (v *Validator) unsupported(detail string) *problem.Problem {
-	p := ErrUnsupportedMediaType.New(detail)
-	if v.acceptHeader != "" {
-		p.WithHeader("Accept", v.acceptHeader)
-		p.Detail += " Send " + v.acceptHeader + "."
+// jsontextUnmarshaler is json.UnmarshalerFrom, spelt out.
+type jsontextUnmarshaler interface {
+	UnmarshalJSONFrom(*jsontext.Decoder) error
+}
+
+func (v *Validator) decodeOptions() json.Options {
+	return decodeOptionSets[b2i(v.allowUnknown)][b2i(v.lenientNames)]
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
-	return p
+	return 0
 }
 
 func tooLarge(limit int64) *problem.Problem {
@@ -137,20 +143,40 @@ func malformed(detail string, offset int64) *problem.Problem {
 	return ErrMalformed.New(detail).With("offset", offset)
 }
 
-// read reads the body, at most maxBytes of it.
-func (v *Validator) read(r *http.Request) ([]byte, error) {
+// Sizes of the first buffer read reads into, with and without a
+// Content-Length. A Content-Length only caps the buffer: it is a claim of
+// the client, and reserving it up front would let a client that sends a
+// few bytes pin MaxBytes of memory per connection until the read times out.
+const (
+	firstReadKnown   = 4 << 10
+	firstReadUnknown = 512
+)
+
+// read reads the body, at most maxBytes of it. The buffer doubles as it
+// fills, up to the announced length plus one byte (to see EOF without
+// growing), so the memory held is at most twice what arrived, plus the
+// first buffer.
+func read(r *http.Request, maxBytes int64) ([]byte, *problem.Problem) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
-	size := int64(512)
+	want := maxBytes + 1
+	first := int64(firstReadUnknown)
 	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // room to see EOF without growing
+		want = min(r.ContentLength+1, want)
+		first = firstReadKnown
 	}
-	buf := make([]byte, 0, min(size, v.maxBytes+1))
-	body := http.MaxBytesReader(nil, r.Body, v.maxBytes)
+	buf := make([]byte, 0, min(first, want))
+	body := http.MaxBytesReader(nil, r.Body, maxBytes)
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			next := 2 * int64(cap(buf))
+			if int64(cap(buf)) < want {
+				next = min(next, want)
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
@@ -187,364 +213,4 @@ func skipSpace(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// decodeProblem maps an error of encoding/json. A body that is not one
-// well-formed JSON value is malformed (400), even when decoding stopped
-// earlier on a value of the wrong type. Then, since a method of dst's types
-// (UnmarshalJSON, UnmarshalText) may have returned any error, including
-// json errors whose offsets refer to its own input, those methods are
-// checked first by decoding the body again, one custom value at a time.
-func decodeProblem(err error, body []byte, dst any) error {
-	var inv *json.InvalidUnmarshalError
-	if errors.As(err, &inv) {
-		return problem.New(http.StatusInternalServerError, "").WithCause(err)
-	}
-	if !json.Valid(body) {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		var raw json.RawMessage
-		var syn *json.SyntaxError
-		switch err := dec.Decode(&raw); {
-		case errors.As(err, &syn):
-			// encoding/json counts the offending byte as read.
-			return malformed("The request body is not valid JSON.", max(syn.Offset-1, 0)).WithCause(err)
-		case err != nil:
-			return malformed("The request body ends in the middle of a JSON value.", int64(len(body))).WithCause(err)
-		}
-		return malformed("The request body holds more than one JSON value.", int64(skipSpace(body, int(dec.InputOffset()))))
-	}
-	root := reflect.TypeOf(dst)
-	if vs, _ := walkBody(body, root, false); len(vs) > 0 {
-		return invalid422(vs).WithCause(err)
-	}
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &typ):
-		return invalid422([]Violation{typeViolation(typ, body)}).WithCause(err)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		vs, total := walkBody(body, root, true)
-		if len(vs) > 0 {
-			sortViolations(vs)
-			return invalidProblem(vs, total).WithCause(err)
-		}
-		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return invalid422([]Violation{{Pointer: Pointer(name), Detail: "is not a known member", Rule: "unknown"}}).WithCause(err)
-	}
-	return invalid422([]Violation{{Pointer: "#", Detail: "has a value that cannot be decoded", Rule: "format"}}).WithCause(err)
-}
-
-// typeViolation builds the violation for a value of the wrong JSON type,
-// pointing at it by finding its offset in the body.
-func typeViolation(e *json.UnmarshalTypeError, body []byte) Violation {
-	tokens, isKey := locate(body, e.Offset)
-	return Violation{Pointer: Pointer(tokens...), Detail: typeDetail(e, isKey), Rule: "type"}
-}
-
-var (
-	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
-	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
-)
-
-// typeDetail says what JSON type the member needs, without the value.
-func typeDetail(e *json.UnmarshalTypeError, isKey bool) string {
-	t := deref(e.Type)
-	if t == nil {
-		return "has the wrong type"
-	}
-	integer := false
-	var lo, hi string
-	switch t.Kind() {
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		integer = true
-		bits := t.Bits()
-		lo = strconv.FormatInt(-1<<(bits-1), 10)
-		hi = strconv.FormatInt(1<<(bits-1)-1, 10)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		integer = true
-		lo = "0"
-		hi = strconv.FormatUint(math.MaxUint64>>(64-t.Bits()), 10)
-	}
-	if isKey {
-		if integer {
-			return "has a member name that is not an integer in range"
-		}
-		return "has a member name of the wrong form"
-	}
-	if num, ok := strings.CutPrefix(e.Value, "number "); ok {
-		switch {
-		case integer && strings.ContainsAny(num, ".eE"):
-			return "must be an integer"
-		case integer:
-			return "must be an integer from " + lo + " to " + hi
-		case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
-			return "is out of range"
-		}
-	}
-	if reflect.PointerTo(t).Implements(textUnmarshaler) && !reflect.PointerTo(t).Implements(jsonUnmarshaler) {
-		return "must be a string"
-	}
-	switch t.Kind() {
-	case reflect.Bool:
-		return "must be a boolean"
-	case reflect.Float32, reflect.Float64:
-		return "must be a number"
-	case reflect.String:
-		return "must be a string"
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			return "must be a base64 string"
-		}
-		return "must be an array"
-	case reflect.Array:
-		return "must be an array"
-	case reflect.Map, reflect.Struct:
-		return "must be an object"
-	}
-	if integer {
-		return "must be an integer"
-	}
-	return "has the wrong type"
-}
-
-// locate returns the reference tokens of the JSON value (or object key)
-// that holds byte offset off, as encoding/json reports it in an
-// UnmarshalTypeError: the end of a scalar, just after the '{' or '[' of a
-// container, or inside a key. isKey says the offset fell in a key.
-func locate(body []byte, off int64) (tokens []string, isKey bool) {
-	type frame struct {
-		object  bool
-		wantKey bool
-		index   int
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var stack []frame
-	var path []string
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, false
-		}
-		end := dec.InputOffset()
-		top := len(stack) - 1
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:top]
-			if top > 0 {
-				path = path[:len(path)-1]
-				afterValue(&stack[top-1].wantKey, &stack[top-1].index, stack[top-1].object)
-			}
-			continue
-		}
-		if top >= 0 && stack[top].object && stack[top].wantKey {
-			path = append(path, tok.(string))
-			stack[top].wantKey = false
-			if end >= off {
-				return path, true
-			}
-			continue
-		}
-		if top >= 0 && !stack[top].object {
-			path = append(path, strconv.Itoa(stack[top].index))
-		}
-		if end >= off {
-			return path, false
-		}
-		if d, ok := tok.(json.Delim); ok {
-			stack = append(stack, frame{object: d == '{', wantKey: d == '{'})
-			continue
-		}
-		if top >= 0 {
-			path = path[:len(path)-1]
-			afterValue(&stack[top].wantKey, &stack[top].index, stack[top].object)
-		}
-	}
-}
-
-func afterValue(wantKey *bool, index *int, object bool) {
-	if object {
-		*wantKey = true
-	} else {
-		*index++
-	}
-}
-
-// walker follows the body's tokens alongside the Go type being decoded into.
-type walker struct {
-	dec     *json.Decoder
-	unknown bool // report members the type has no field for
-	out     []Violation
-	total   int
-	stop    bool
-}
-
-// walkBody walks body against the type root. With unknown set, it lists the
-// members that root's structs have no field for (at most MaxViolations,
-// with the total); otherwise it looks for the first value that fails to
-// decode without encoding/json saying where: one whose type has its own
-// UnmarshalJSON or UnmarshalText that refuses it, bad base64 for a
-// []byte, or a member with the ",string" option that is not a string
-// holding a literal of its type.
-func walkBody(body []byte, root reflect.Type, unknown bool) ([]Violation, int) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	w := &walker{dec: dec, unknown: unknown}
-	_ = w.value(root, nil)
-	return w.out, w.total
-}
-
-func (w *walker) value(t reflect.Type, path []string) error {
-	t = deref(t)
-	if t != nil && t.Kind() == reflect.Interface {
-		t = nil
-	}
-	if t != nil && (reflect.PointerTo(t).Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler)) {
-		var raw json.RawMessage
-		if err := w.dec.Decode(&raw); err != nil {
-			return err
-		}
-		if !w.unknown && json.Unmarshal(raw, reflect.New(t).Interface()) != nil {
-			w.out = append(w.out, Violation{Pointer: Pointer(path...), Detail: formatDetail(t), Rule: "format"})
-			w.stop = true
-		}
-		return nil
-	}
-	tok, err := w.dec.Token()
-	if err != nil {
-		return err
-	}
-	if s, ok := tok.(string); ok && !w.unknown && t != nil && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
-		// encoding/json decodes []byte from base64 and reports a bad one
-		// without saying where.
-		if _, err := base64.StdEncoding.DecodeString(s); err != nil {
-			w.out = append(w.out, Violation{Pointer: Pointer(path...), Detail: "must be a base64 string", Rule: "format"})
-			w.stop = true
-		}
-		return nil
-	}
-	switch tok {
-	case json.Delim('{'):
-		var fields *fieldSet
-		var elem reflect.Type
-		if t != nil {
-			switch t.Kind() {
-			case reflect.Struct:
-				fields = fieldsOf(t)
-			case reflect.Map:
-				elem = t.Elem()
-			}
-		}
-		for w.dec.More() {
-			tok, err := w.dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := tok.(string)
-			ft := elem
-			quoted := false
-			if fields != nil {
-				f, known := fields.lookup(key)
-				ft, quoted = f.typ, f.quoted && !w.unknown
-				if !known && w.unknown {
-					w.total++
-					if len(w.out) < MaxViolations {
-						w.out = append(w.out, Violation{Pointer: Pointer(append(path, key)...), Detail: "is not a known member", Rule: "unknown"})
-					}
-				}
-			}
-			if quoted {
-				err = w.quotedValue(ft, append(path, key))
-			} else {
-				err = w.value(ft, append(path, key))
-			}
-			if err != nil || w.stop {
-				return err
-			}
-		}
-		_, err = w.dec.Token()
-	case json.Delim('['):
-		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
-			elem = t.Elem()
-		}
-		for i := 0; w.dec.More(); i++ {
-			if err := w.value(elem, append(path, strconv.Itoa(i))); err != nil || w.stop {
-				return err
-			}
-		}
-		_, err = w.dec.Token()
-	}
-	return err
-}
-
-// quotedValue checks the value of a field with the ",string" option, which
-// must be null or a JSON string holding a literal of the field's type:
-// encoding/json refuses anything else without saying where.
-func (w *walker) quotedValue(t reflect.Type, path []string) error {
-	t = deref(t)
-	if reflect.PointerTo(t).Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
-		return w.value(t, path)
-	}
-	var raw json.RawMessage
-	if err := w.dec.Decode(&raw); err != nil {
-		return err
-	}
-	var inner string
-	switch {
-	case raw[0] == 'n':
-		return nil
-	case raw[0] != '"':
-		w.out = append(w.out, Violation{Pointer: Pointer(path...), Detail: "must be a string", Rule: "type"})
-		w.stop = true
-		return nil
-	case json.Unmarshal(raw, &inner) != nil || quotedLiteralOK(inner, t):
-		return nil
-	}
-	detail := "must be a string holding a number"
-	switch t.Kind() {
-	case reflect.Bool:
-		detail = "must be a string holding true or false"
-	case reflect.String:
-		if t != reflect.TypeFor[json.Number]() {
-			detail = "must be a string holding a JSON string"
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		detail = "must be a string holding an integer"
-	}
-	w.out = append(w.out, Violation{Pointer: Pointer(path...), Detail: detail, Rule: "type"})
-	w.stop = true
-	return nil
-}
-
-// quotedLiteralOK reports whether encoding/json takes inner, the content of
-// the string given for a ",string" field of type t, or at least reports
-// where it failed (an UnmarshalTypeError, for a number out of range). It
-// follows encoding/json's literalStore.
-func quotedLiteralOK(inner string, t reflect.Type) bool {
-	if inner == "null" {
-		return true
-	}
-	if inner == "" {
-		return false
-	}
-	isNumber := inner[0] == '-' || '0' <= inner[0] && inner[0] <= '9'
-	isString := len(inner) >= 2 && inner[0] == '"' && inner[len(inner)-1] == '"' &&
-		json.Unmarshal([]byte(inner), new(string)) == nil
-	switch {
-	case t == reflect.TypeFor[json.Number]():
-		return isNumber || isString && json.Unmarshal([]byte(inner), new(json.Number)) == nil
-	case t.Kind() == reflect.Bool:
-		return inner == "true" || inner == "false" || isString
-	case t.Kind() == reflect.String:
-		return isString
-	}
-	return isNumber || isString
-}
-
-// formatDetail says what a custom-decoded type expects.
-func formatDetail(t reflect.Type) string {
-	if t == reflect.TypeFor[time.Time]() {
-		return "must be a date-time in RFC 3339 format"
-	}
-	return "is not in a valid format"
 }

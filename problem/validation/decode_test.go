@@ -159,7 +159,25 @@ func TestDecode(t *testing.T) {
 				{Pointer: "#/items/0/colour", Detail: "is not a known member", Rule: "unknown"},
 				{Pointer: "#/notes/k/x~0y", Detail: "is not a known member", Rule: "unknown"},
 			}},
-		{name: "case-insensitive member is known", header: jsonCT, body: `{"EMAIL":"a@example.com","Items":[{"SKU":"a","Quantity":1}]}`},
+		{name: "member names bind exactly", header: jsonCT, body: `{"EMAIL":"a@example.com","Items":[{"SKU":"a","Quantity":1}]}`,
+			wantStatus: 422, wantType: validation.ErrInvalid,
+			want: []validation.Violation{
+				{Pointer: "#/EMAIL", Detail: "is not a known member", Rule: "unknown"},
+				{Pointer: "#/Items", Detail: "is not a known member", Rule: "unknown"},
+			}},
+		{name: "case-variant member does not override", header: jsonCT, body: `{"email":"a@example.com","items":[],"EMAIL":"b@example.com"}`,
+			wantStatus: 422, wantType: validation.ErrInvalid,
+			want: []validation.Violation{{Pointer: "#/EMAIL", Detail: "is not a known member", Rule: "unknown"}}},
+		{name: "lenient names bind in any case", opts: validation.Options{LenientNames: true}, header: jsonCT,
+			body: `{"EMAIL":"a@example.com","Items":[{"SKU":"a","Quantity":1}]}`},
+		{name: "repeated member", header: jsonCT, body: `{"email":"a@example.com","items":[{"sku":"a","quantity":1,"quantity":100}]}`,
+			wantStatus: 400, wantType: validation.ErrMalformed,
+			wantExt: map[string]any{"offset": float64(58), "pointer": "#/items/0/quantity"}},
+		{name: "repeated member after a wrong type", header: jsonCT, body: `{"email":1,"items":[],"items":[]}`,
+			wantStatus: 400, wantType: validation.ErrMalformed,
+			wantExt: map[string]any{"offset": float64(22), "pointer": "#/items"}},
+		{name: "lenient names take the last of a repeated member", opts: validation.Options{LenientNames: true}, header: jsonCT,
+			body: `{"email":"a@example.com","items":[{"sku":"a","quantity":0,"quantity":1}]}`},
 		{name: "unknown members allowed", opts: validation.Options{AllowUnknownFields: true}, header: jsonCT,
 			body: `{"emial":"x","email":"a@example.com","items":[{"sku":"a","quantity":1,"colour":"red"}]}`},
 
@@ -192,6 +210,29 @@ func TestDecode(t *testing.T) {
 		{name: "scalar destination", header: jsonCT, body: `42`, dst: func() any { return new(int) }},
 		{name: "non-pointer destination", header: jsonCT, body: validOrder, dst: func() any { return order{} }, wantStatus: 500},
 		{name: "nil pointer destination", header: jsonCT, body: validOrder, dst: func() any { return (*order)(nil) }, wantStatus: 500},
+		{name: "destination with two fields of one name", header: jsonCT, body: `{"x":1}`, wantStatus: 500,
+			dst: func() any {
+				// Built at run time: go vet refuses the repeated tag in source.
+				return reflect.New(reflect.StructOf([]reflect.StructField{
+					{Name: "A", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+					{Name: "B", Type: reflect.TypeFor[int](), Tag: `json:"x"`},
+				})).Interface()
+			}},
+		{name: "encoding/json types", header: jsonCT, body: `{"n":12345678901234567890,"raw":{"a":[1]},"any":{"b":1.5}}`,
+			dst: func() any {
+				return new(struct {
+					N   json.Number     `json:"n"`
+					Raw json.RawMessage `json:"raw"`
+					Any any             `json:"any"`
+				})
+			}},
+		{name: "encoding/json Number refuses a string", header: jsonCT, body: `{"n":"x"}`, wantStatus: 422, wantType: validation.ErrInvalid,
+			dst: func() any {
+				return new(struct {
+					N json.Number `json:"n"`
+				})
+			},
+			want: []validation.Violation{{Pointer: "#/n", Detail: "must be a number", Rule: "type"}}},
 
 		{name: "read error", header: jsonCT, reader: errReader{io.ErrUnexpectedEOF}, wantStatus: 400},
 		{name: "read timeout", header: jsonCT, reader: errReader{timeoutError{}}, wantStatus: 408},
@@ -348,7 +389,7 @@ func TestDecodePassesContext(t *testing.T) {
 }
 
 // quietWriter writes problems like problem.Write without logging 500s.
-var quietWriter, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietWriter = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func TestTypeDetails(t *testing.T) {
 	t.Parallel()
@@ -437,7 +478,8 @@ func TestDecodeStringOption(t *testing.T) {
 		{`{"id":"42","admin":"true","inner":{"n":"7","s":"\"x\"","f":"1.5"}}`, nil},
 		{`{"id":null,"admin":null,"inner":{"n":"null"}}`, nil},
 		{`{"id":42}`, []validation.Violation{{Pointer: "#/id", Detail: "must be a string", Rule: "type"}}},
-		{`{"id":"4x2"}`, []validation.Violation{{Pointer: "#/id", Detail: "must be an integer from -9223372036854775808 to 9223372036854775807", Rule: "type"}}},
+		{`{"id":"4x2"}`, []validation.Violation{{Pointer: "#/id", Detail: "must be a string holding an integer", Rule: "type"}}},
+		{`{"id":"9223372036854775808"}`, []validation.Violation{{Pointer: "#/id", Detail: "must be an integer from -9223372036854775808 to 9223372036854775807", Rule: "type"}}},
 		{`{"id":"abc"}`, []validation.Violation{{Pointer: "#/id", Detail: "must be a string holding an integer", Rule: "type"}}},
 		{`{"id":"1","admin":"yes"}`, []validation.Violation{{Pointer: "#/admin", Detail: "must be a string holding true or false", Rule: "type"}}},
 		{`{"id":"1","admin":true}`, []validation.Violation{{Pointer: "#/admin", Detail: "must be a string", Rule: "type"}}},

@@ -90,17 +90,24 @@ type jsonField struct {
 type fieldSet struct {
 	byName map[string]int // index into list
 	list   []jsonField
+	// opaque marks a struct whose members are matched by rules of the
+	// JSON v2 tag options (inline, unknown, case:...) that fieldsOf does
+	// not follow.
+	opaque bool
 }
 
-// lookup finds the member for an object key as encoding/json does: an exact
-// match first, then a case-insensitive one.
-func (fs *fieldSet) lookup(key string) (jsonField, bool) {
+// lookup finds the member for an object key: the field of exactly that
+// name or, when fold is set, as encoding/json does, one whose name matches
+// in any case.
+func (fs *fieldSet) lookup(key string, fold bool) (jsonField, bool) {
 	if i, ok := fs.byName[key]; ok {
 		return fs.list[i], true
 	}
-	for _, f := range fs.list {
-		if strings.EqualFold(f.name, key) {
-			return f, true
+	if fold {
+		for _, f := range fs.list {
+			if strings.EqualFold(f.name, key) {
+				return f, true
+			}
 		}
 	}
 	return jsonField{}, false
@@ -133,6 +140,23 @@ func quotedOption(sf reflect.StructField) bool {
 	return false
 }
 
+// hasV2Option reports whether the json tag of sf has an option that only
+// JSON v2 knows and that changes how members match fields.
+func hasV2Option(sf reflect.StructField) bool {
+	name, opts, _ := strings.Cut(sf.Tag.Get("json"), ",")
+	if strings.HasPrefix(name, "'") {
+		return true // a quoted name, such as '-'
+	}
+	for opts != "" {
+		var opt string
+		opt, opts, _ = strings.Cut(opts, ",")
+		if opt == "inline" || opt == "unknown" || strings.HasPrefix(opt, "case:") {
+			return true
+		}
+	}
+	return false
+}
+
 var fieldCache sync.Map // reflect.Type -> *fieldSet
 
 // fieldsOf returns the JSON members of the struct type t, with promoted
@@ -148,6 +172,7 @@ func fieldsOf(t reflect.Type) *fieldSet {
 		depth int
 	}
 	var all []jsonField
+	opaque := false
 	visited := map[reflect.Type]bool{}
 	queue := []level{{t, 0}}
 	for len(queue) > 0 {
@@ -159,6 +184,7 @@ func fieldsOf(t reflect.Type) *fieldSet {
 		visited[l.t] = true
 		for i := range l.t.NumField() {
 			sf := l.t.Field(i)
+			opaque = opaque || hasV2Option(sf)
 			name, promoted, ok := jsonName(sf)
 			switch {
 			case !ok:
@@ -170,7 +196,7 @@ func fieldsOf(t reflect.Type) *fieldSet {
 			}
 		}
 	}
-	fs := &fieldSet{byName: make(map[string]int, len(all))}
+	fs := &fieldSet{byName: make(map[string]int, len(all)), opaque: opaque}
 	byName := map[string][]jsonField{}
 	var order []string
 	for _, f := range all {

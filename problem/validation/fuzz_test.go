@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/backstop-go/backstop/problem"
 )
 
@@ -66,6 +68,10 @@ func FuzzDecode(f *testing.F) {
 		"{\"k\xff\":1}",
 		`{"tags":{"a":[1,2],"b":"AQI=","c":[256]}}`,
 		`{"items":[{"sku":"A","qty":1,"ref":"12","live":"true"},{"ref":12},{"ref":"x"},{"live":"1"}]}`,
+		`{"email":"a@example.com","EMAIL":"b@example.com"}`,
+		`{"items":[{"sku":"A","qty":1,"qty":100}]}`,
+		`{"by_id":{"1":{},"1":{}},"Items":[]}`,
+		`{"nested":{"email":1,"email":2}}`,
 	} {
 		f.Add([]byte(seed), "application/json")
 	}
@@ -76,10 +82,7 @@ func FuzzDecode(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	writer, err := problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
+	writer := problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 	f.Fuzz(func(t *testing.T, body []byte, contentType string) {
 		for _, dst := range []any{new(fuzzOrder), new(*fuzzOrder), new([]*fuzzItem), new(map[string]fuzzItem)} {
 			checkDecode(t, v, writer, body, contentType, dst)
@@ -92,11 +95,17 @@ func checkDecode(t *testing.T, v *Validator, writer *problem.Writer, body []byte
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
 	err := v.Decode(r, dst)
+	// The reference: one JSON value without a repeated member name, in
+	// which invalid UTF-8 is replaced as encoding/json does.
+	wellFormed := jsontext.Value(body).IsValid(jsontext.AllowInvalidUTF8(true))
 	if err == nil {
-		if !json.Valid(body) {
-			t.Fatalf("accepted invalid JSON %q", body)
+		if !wellFormed {
+			t.Fatalf("accepted malformed JSON %q", body)
 		}
 		return
+	}
+	if errors.Is(err, ErrMalformed) == wellFormed && (errors.Is(err, ErrMalformed) || errors.Is(err, ErrInvalid)) {
+		t.Fatalf("%v for %q, which is well formed: %v", err, body, wellFormed)
 	}
 	p, ok := problem.From(err)
 	if !ok {
@@ -112,6 +121,13 @@ func checkDecode(t *testing.T, v *Validator, writer *problem.Writer, body []byte
 	writer.Write(w, r, err)
 	if w.Code != p.Status || !json.Valid(w.Body.Bytes()) {
 		t.Fatalf("written %d %q", w.Code, w.Body)
+	}
+	if ptr, ok := p.Extensions["pointer"].(string); ok {
+		// The repeated name may come before the error that ends the body.
+		root, err := parseNode(json.NewDecoder(bytes.NewReader(body)))
+		if err == nil && !root.resolves(parsePointer(t, ptr)) {
+			t.Errorf("repeated member %s does not resolve in %q", ptr, body)
+		}
 	}
 	if p.Status != 422 {
 		return

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,7 +238,7 @@ func TestManyUnknownMembers(t *testing.T) {
 	var b strings.Builder
 	b.WriteString(`{"name":"x"`)
 	for i := range 250 {
-		b.WriteString(`,"u` + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + `":1`)
+		b.WriteString(`,"u` + strconv.Itoa(i) + `":1`)
 	}
 	b.WriteString("}")
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(b.String()))

@@ -1,12 +1,13 @@
 package validation
 
 import (
-	"bytes"
 	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 func TestPointer(t *testing.T) {
@@ -158,37 +159,10 @@ func TestTypedPathMismatch(t *testing.T) {
 	}
 }
 
-func TestLocate(t *testing.T) {
-	t.Parallel()
-	body := []byte(`{"a": [1, {"b/c": "x"}, [true]], "d": {"e": null}}`)
-	tests := []struct {
-		off   int64
-		want  []string
-		isKey bool
-	}{
-		{1, nil, false},                 // just after '{' of the root
-		{4, []string{"a"}, true},        // inside the key "a"
-		{7, []string{"a"}, false},       // just after '['
-		{8, []string{"a", "0"}, false},  // end of 1
-		{11, []string{"a", "1"}, false}, // after '{'
-		{16, []string{"a", "1", "b/c"}, true},
-		{21, []string{"a", "1", "b/c"}, false},
-		{25, []string{"a", "2"}, false},
-		{29, []string{"a", "2", "0"}, false},
-		{48, []string{"d", "e"}, false},
-		{1000, nil, false},
-	}
-	for _, tt := range tests {
-		got, isKey := locate(body, tt.off)
-		if !slices.Equal(got, tt.want) || isKey != tt.isKey {
-			t.Errorf("locate(%d) = %q, %v; want %q, %v", tt.off, got, isKey, tt.want, tt.isKey)
-		}
-	}
-}
-
-// fieldsOf must agree with encoding/json about which members a struct
-// knows, embedded structs and name conflicts included.
-func TestFieldsOfAgreesWithEncodingJSON(t *testing.T) {
+// fieldsOf must agree with the decoder about which members a struct knows,
+// embedded structs and name conflicts included, whether names match
+// exactly or in any case.
+func TestFieldsOfAgreesWithDecoder(t *testing.T) {
 	t.Parallel()
 	type A struct {
 		Y    int `json:"X"` // tagged: wins over B.X at the same depth
@@ -215,25 +189,24 @@ func TestFieldsOfAgreesWithEncodingJSON(t *testing.T) {
 		F
 		Top      int `json:"both"` // shallower than A.Both and B.Both
 		Ignored  int `json:"-"`
-		Dash     int `json:"-,"` //lint:ignore SA5008 the "-," name is under test
 		private  int
 		Renamed  int `json:"new_name,omitempty"`
-		BadTag   int `json:"bad\"tag"` //lint:ignore SA5008 a malformed tag is under test
 		Embedded struct {
 			In int `json:"in"`
 		} `json:"embedded"`
 	}
 	_ = tricky{}.private
-	for _, key := range []string{"X", "x", "Y", "Both", "both", "BOTH", "Deep", "deep", "Same", "Dup", "Ignored", "-",
-		"Dash", "private", "new_name", "NEW_NAME", "Renamed", "BadTag", "bad\"tag", "embedded", "in", "A", "C", "Top"} {
-		body := []byte(`{` + strconvQuote(key) + `:null}`)
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		var dst tricky
-		jsonKnows := dec.Decode(&dst) == nil
-		_, weKnow := fieldsOf(reflect.TypeFor[tricky]()).lookup(key)
-		if jsonKnows != weKnow {
-			t.Errorf("member %q: encoding/json knows it: %v; fieldsOf: %v", key, jsonKnows, weKnow)
+	for _, fold := range []bool{false, true} {
+		for _, key := range []string{"X", "x", "Y", "Both", "both", "BOTH", "Deep", "deep", "Same", "Dup", "Ignored", "-",
+			"private", "new_name", "NEW_NAME", "New_Name", "Renamed", "embedded", "in", "A", "C", "Top"} {
+			body := []byte(`{` + strconvQuote(key) + `:null}`)
+			var dst tricky
+			err := jsonv2.Unmarshal(body, &dst, decodeOptionSets[0][b2i(fold)])
+			decoderKnows := err == nil
+			_, weKnow := fieldsOf(reflect.TypeFor[tricky]()).lookup(key, fold)
+			if decoderKnows != weKnow {
+				t.Errorf("member %q, fold %v: the decoder knows it: %v (%v); fieldsOf: %v", key, fold, decoderKnows, err, weKnow)
+			}
 		}
 	}
 }

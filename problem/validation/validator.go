@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/go-playground/validator/v10"
 
@@ -24,9 +25,10 @@ const DefaultMaxBytes = 1 << 20
 // Options configure a [Validator]. The zero value of each field is its
 // documented default.
 type Options struct {
-	// Validate checks decoded values. Nil means a new *validator.Validate
-	// with WithRequiredStructEnabled and WithTagNameFuncBlankOmit, and
-	// [JSONFieldName] as its tag name function. Pass your own to keep your
+	// Validate checks decoded values. Nil means a *validator.Validate
+	// shared by all such Validators, with WithRequiredStructEnabled and
+	// WithTagNameFuncBlankOmit, and [JSONFieldName] as its tag name
+	// function. Pass your own to keep your
 	// custom validations and aliases: pointers are built from the Go types
 	// and JSON tags, whatever its tag name function. It must not be
 	// reconfigured once in use (validator's own rule).
@@ -52,6 +54,16 @@ type Options struct {
 	// with rule "unknown", so that a misspelt member does not pass silently.
 	AllowUnknownFields bool
 
+	// LenientNames restores encoding/json's handling of member names: a
+	// member binds to a field whose JSON name matches in any case
+	// ("AMOUNT" fills the field named "amount"), and a name repeated in one
+	// object is accepted, its last value winning. By default a member binds
+	// only to the field of exactly its name (others are unknown members),
+	// and a repeated name is answered with [ErrMalformed] pointing at it,
+	// so that {"amount":1,"AMOUNT":1000000} cannot mean one thing to this
+	// service and another to the proxy or log pipeline in front of it.
+	LenientNames bool
+
 	// Message returns the detail of a failed validation rule, replacing the
 	// built-in English text; returning "" keeps the built-in text. Use it to
 	// translate, for example with universal-translator:
@@ -66,15 +78,40 @@ type Options struct {
 }
 
 // Validator decodes JSON request bodies and validates them, and turns every
-// failure into a *problem.Problem. Build one with [New] at start-up; it is
+// failure into a *problem.Problem. Build one with [New] at start-up; the
+// zero value is the Validator that New(Options{}) returns. A Validator is
 // safe for concurrent use.
 type Validator struct {
-	validate     *validator.Validate
-	maxBytes     int64
-	contentTypes []string // lower case; nil means the JSON default
-	acceptHeader string
+	validate     *validator.Validate // nil means defaultValidate()
+	maxBytes     int64               // 0 means DefaultMaxBytes
+	contentTypes []string            // lower case; nil means the JSON default
+	acceptHeader string              // for contentTypes other than nil
 	allowUnknown bool
+	lenientNames bool
 	message      func(validator.FieldError) string
+}
+
+// defaultValidate is the *validator.Validate of Validators built without
+// Options.Validate: it caches what it learns of each type, so all of them
+// share it.
+var defaultValidate = sync.OnceValue(func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled(), validator.WithTagNameFuncBlankOmit())
+	v.RegisterTagNameFunc(JSONFieldName)
+	return v
+})
+
+func (v *Validator) validator() *validator.Validate {
+	if v.validate == nil {
+		return defaultValidate()
+	}
+	return v.validate
+}
+
+func (v *Validator) limit() int64 {
+	if v.maxBytes == 0 {
+		return DefaultMaxBytes
+	}
+	return v.maxBytes
 }
 
 // New returns a Validator configured by opts. It fails when opts.MaxBytes
@@ -84,18 +121,11 @@ func New(opts Options) (*Validator, error) {
 		validate:     opts.Validate,
 		maxBytes:     opts.MaxBytes,
 		allowUnknown: opts.AllowUnknownFields,
+		lenientNames: opts.LenientNames,
 		message:      opts.Message,
-		acceptHeader: "application/json",
 	}
-	if v.validate == nil {
-		v.validate = validator.New(validator.WithRequiredStructEnabled(), validator.WithTagNameFuncBlankOmit())
-		v.validate.RegisterTagNameFunc(JSONFieldName)
-	}
-	switch {
-	case v.maxBytes < 0:
+	if v.maxBytes < 0 {
 		return nil, fmt.Errorf("validation: MaxBytes is negative (%d)", v.maxBytes)
-	case v.maxBytes == 0:
-		v.maxBytes = DefaultMaxBytes
 	}
 	if opts.ContentTypes != nil {
 		v.contentTypes = make([]string, 0, len(opts.ContentTypes))
@@ -139,14 +169,14 @@ func (v *Validator) check(ctx context.Context, s any, strict bool) error {
 	var err error
 	switch {
 	case base.Kind() == reflect.Struct:
-		err = v.validate.StructCtx(ctx, rv.Interface())
+		err = v.validator().StructCtx(ctx, rv.Interface())
 	case (base.Kind() == reflect.Slice || base.Kind() == reflect.Array || base.Kind() == reflect.Map) &&
 		deref(base.Type().Elem()).Kind() == reflect.Struct:
-		err = v.validate.VarCtx(ctx, base.Interface(), "dive")
+		err = v.validator().VarCtx(ctx, base.Interface(), "dive")
 	case !strict:
 		return nil // a scalar, a nil pointer (the body was null): nothing to validate
 	default:
-		err = v.validate.StructCtx(ctx, s) // an InvalidValidationError
+		err = v.validator().StructCtx(ctx, s) // an InvalidValidationError
 	}
 	if err == nil {
 		return nil

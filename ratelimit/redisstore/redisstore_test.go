@@ -348,7 +348,7 @@ func TestStoreErrorIsTyped(t *testing.T) {
 	}
 }
 
-var quietWriter, _ = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
+var quietWriter = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
 
 func quietProblems(w http.ResponseWriter, r *http.Request, err error) { quietWriter.Write(w, r, err) }
 

@@ -1,0 +1,39 @@
+package client
+
+import (
+	"crypto/rand"
+	"testing"
+)
+
+// TestKeysDiffer checks that generated keys are quoted, of the expected
+// length, and distinct.
+func TestKeysDiffer(t *testing.T) {
+	seen := make(map[[keyLen]byte]bool)
+	for range 10000 {
+		var k [keyLen]byte
+		fillKey(&k)
+		if k[0] != '"' || k[keyLen-1] != '"' || seen[k] {
+			t.Fatalf("key %s repeated or malformed", k[:])
+		}
+		seen[k] = true
+	}
+}
+
+// BenchmarkKeySource compares the pooled ChaCha8 generator fillKey uses
+// with crypto/rand, the plain choice.
+func BenchmarkKeySource(b *testing.B) {
+	b.Run("chacha8-pool", func(b *testing.B) {
+		var k [keyLen]byte
+		for b.Loop() {
+			fillKey(&k)
+		}
+	})
+	b.Run("crypto-rand", func(b *testing.B) {
+		var k [keyLen]byte
+		var raw [16]byte
+		for b.Loop() {
+			_, _ = rand.Read(raw[:])
+			keyEncoding.Encode(k[1:keyLen-1], raw[:])
+		}
+	})
+}

@@ -1,0 +1,235 @@
+package client_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/backstop-go/backstop/client"
+)
+
+// recorder is a TracerProvider that keeps every span it starts.
+type recorder struct {
+	embedded.TracerProvider
+	mu    sync.Mutex
+	spans []*span
+}
+
+type recTracer struct {
+	embedded.Tracer
+	r *recorder
+}
+
+type event struct {
+	name  string
+	attrs map[attribute.Key]attribute.Value
+}
+
+type span struct {
+	tracenoop.Span
+	mu     sync.Mutex
+	name   string
+	kind   trace.SpanKind
+	attrs  map[attribute.Key]attribute.Value
+	events []event
+	ended  int
+}
+
+func (r *recorder) Tracer(string, ...trace.TracerOption) trace.Tracer { return recTracer{r: r} }
+
+func (t recTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	cfg := trace.NewSpanStartConfig(opts...)
+	s := &span{name: name, kind: cfg.SpanKind(), attrs: map[attribute.Key]attribute.Value{}}
+	t.r.mu.Lock()
+	t.r.spans = append(t.r.spans, s)
+	t.r.mu.Unlock()
+	return trace.ContextWithSpan(ctx, s), s
+}
+
+func (s *span) IsRecording() bool { return true }
+func (s *span) End(...trace.SpanEndOption) {
+	s.mu.Lock()
+	s.ended++
+	s.mu.Unlock()
+}
+
+func (s *span) SetAttributes(kv ...attribute.KeyValue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range kv {
+		s.attrs[a.Key] = a.Value
+	}
+}
+
+func (s *span) AddEvent(name string, opts ...trace.EventOption) {
+	e := event{name: name, attrs: map[attribute.Key]attribute.Value{}}
+	cfg := trace.NewEventConfig(opts...)
+	for _, a := range cfg.Attributes() {
+		e.attrs[a.Key] = a.Value
+	}
+	s.mu.Lock()
+	s.events = append(s.events, e)
+	s.mu.Unlock()
+}
+
+// TestOneSpanPerRequest checks the trace of a request sent three times:
+// one internal span with the semantic conventions' attributes and
+// http.request.resend_count, one event per attempt, and the span in the
+// context the inner transport sees.
+func TestOneSpanPerRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		var innerSpans []trace.Span
+		f := newFake(answer{status: 503}, answer{err: errRefused})
+		inner := rtFunc(func(r *http.Request) (*http.Response, error) {
+			innerSpans = append(innerSpans, trace.SpanFromContext(r.Context()))
+			return f.RoundTrip(r)
+		})
+		tr := client.New(inner, client.Options{TracerProvider: rec})
+		req, _ := http.NewRequest("POST", "http://user:secret@api.test:8080/orders?x=1", strings.NewReader("{}"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+
+		if len(rec.spans) != 1 {
+			t.Fatalf("%d spans, want 1", len(rec.spans))
+		}
+		s := rec.spans[0]
+		if s.name != "backstop.client POST" || s.kind != trace.SpanKindInternal || s.ended != 1 {
+			t.Fatalf("span %q kind %v ended %d times", s.name, s.kind, s.ended)
+		}
+		want := map[attribute.Key]attribute.Value{
+			"http.request.method":       attribute.StringValue("POST"),
+			"server.address":            attribute.StringValue("api.test"),
+			"server.port":               attribute.IntValue(8080),
+			"url.full":                  attribute.StringValue("http://REDACTED:REDACTED@api.test:8080/orders?x=1"),
+			"http.response.status_code": attribute.IntValue(200),
+			"http.request.resend_count": attribute.IntValue(2),
+		}
+		for k, v := range want {
+			if s.attrs[k] != v {
+				t.Errorf("span attribute %s = %v, want %v", k, s.attrs[k].String(), v.String())
+			}
+		}
+		if len(s.events) != 3 {
+			t.Fatalf("%d events, want 3", len(s.events))
+		}
+		wantEvents := []map[attribute.Key]attribute.Value{
+			{"http.response.status_code": attribute.IntValue(503), "backstop.client.decision": attribute.StringValue("retry")},
+			{"http.request.resend_count": attribute.IntValue(1), "error.type": attribute.StringValue("*errors.errorString"), "backstop.client.decision": attribute.StringValue("retry")},
+			{"http.request.resend_count": attribute.IntValue(2), "http.response.status_code": attribute.IntValue(200), "backstop.client.decision": attribute.StringValue("done")},
+		}
+		for i, we := range wantEvents {
+			e := s.events[i]
+			if e.name != "attempt" {
+				t.Errorf("event %d is %q", i, e.name)
+			}
+			for k, v := range we {
+				if e.attrs[k] != v {
+					t.Errorf("event %d attribute %s = %v, want %v", i, k, e.attrs[k].String(), v.String())
+				}
+			}
+			if _, ok := e.attrs["http.request.resend_count"]; i == 0 && ok {
+				t.Error("the first attempt has a resend count")
+			}
+		}
+		for i, is := range innerSpans {
+			if is != trace.Span(s) {
+				t.Errorf("attempt %d ran outside the request's span", i)
+			}
+		}
+	})
+}
+
+// TestSpanOfFailedRequest checks error.type on a request that got no
+// response.
+func TestSpanOfFailedRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		f := &fake{start: time.Now(), always: &answer{err: errRefused}}
+		tr := client.New(f, client.Options{TracerProvider: rec, MaxAttempts: 1})
+		if _, _, err := get(tr, context.Background(), "http://api.test/"); err == nil {
+			t.Fatal("no error")
+		}
+		s := rec.spans[0]
+		if s.attrs["error.type"].AsString() != "*errors.errorString" || s.ended != 1 {
+			t.Fatalf("attributes %v", s.attrs)
+		}
+		if _, ok := s.attrs["http.request.resend_count"]; ok {
+			t.Fatal("resend count on a request sent once")
+		}
+	})
+}
+
+// logSink keeps log records.
+type logSink struct {
+	mu      sync.Mutex
+	records []slog.Record
+}
+
+func (h *logSink) Enabled(context.Context, slog.Level) bool { return true }
+func (h *logSink) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.records = append(h.records, r.Clone())
+	h.mu.Unlock()
+	return nil
+}
+func (h *logSink) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *logSink) WithGroup(string) slog.Handler      { return h }
+
+// TestRetryLoggedAtDebug checks one debug record per retry, with the
+// attempt and its status or error, and never the key.
+func TestRetryLoggedAtDebug(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := &logSink{}
+		var key string
+		f := newFake(answer{status: 503}, answer{err: errRefused})
+		inner := rtFunc(func(r *http.Request) (*http.Response, error) {
+			key = r.Header.Get(client.HeaderKey)
+			return f.RoundTrip(r)
+		})
+		tr := client.New(inner, client.Options{Logger: slog.New(sink)})
+		req, _ := http.NewRequest("POST", "http://api.test/orders?token=secret", strings.NewReader("{}"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(sink.records) != 2 {
+			t.Fatalf("%d records, want 2", len(sink.records))
+		}
+		for i, r := range sink.records {
+			if r.Level != slog.LevelDebug || r.Message != "client: retrying request" {
+				t.Fatalf("record %d: %v %q", i, r.Level, r.Message)
+			}
+			attrs := map[string]string{}
+			r.Attrs(func(a slog.Attr) bool {
+				attrs[a.Key] = a.Value.String()
+				return true
+			})
+			for _, v := range attrs {
+				if strings.Contains(v, strings.Trim(key, `"`)) || strings.Contains(v, "secret") {
+					t.Fatalf("record %d logs the key or the URL: %v", i, attrs)
+				}
+			}
+			if attrs["attempt"] != []string{"1", "2"}[i] || attrs["host"] != "api.test" || attrs["method"] != "POST" {
+				t.Fatalf("record %d: %v", i, attrs)
+			}
+		}
+		if !strings.Contains(sink.records[0].Message, "retrying") {
+			t.Fatal(sink.records[0].Message)
+		}
+	})
+}

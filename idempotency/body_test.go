@@ -1,0 +1,69 @@
+package idempotency_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/backstop-go/backstop/idempotency"
+)
+
+func TestBodyRestored(t *testing.T) {
+	big := strings.Repeat("0123456789", 1000)
+	var got string
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = string(b)
+	}))
+	r := req{body: big}.build()
+	r.ContentLength = -1 // unknown length: read until EOF
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	if got != big {
+		t.Fatalf("handler read %d bytes, want %d", len(got), len(big))
+	}
+	// A body cut by an outer http.MaxBytesReader is a 413 too.
+	h2 := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("handler ran") }))
+	rec := httptest.NewRecorder()
+	r = req{body: big}.build()
+	r.ContentLength = -1
+	r.Body = http.MaxBytesReader(rec, r.Body, 10)
+	h2.ServeHTTP(rec, r)
+	assertProblem(t, rec, idempotency.ErrBodyTooLarge)
+}
+
+// The body buffer grows with the bytes that arrive, not with the declared
+// Content-Length: a header alone must not make the server reserve up to
+// MaxBodyBytes per request.
+func TestBodyBufferFollowsArrivedBytes(t *testing.T) {
+	const declared = 64 << 20
+	h := newMW(t, newMemory(t, nil), idempotency.Options{MaxBodyBytes: declared}).Handler(&counter{})
+	r := req{}.build()
+	r.Body = failingBody{}
+	r.ContentLength = declared
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rec := serve2(h, r)
+	runtime.ReadMemStats(&after)
+	assertProblem(t, rec, idempotency.ErrBodyUnreadable)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Fatalf("reading a body that sent nothing allocated %d bytes for a declared %d", got, declared)
+	}
+	// A large body of known length still arrives whole.
+	big := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320,000 bytes
+	var got []byte
+	h = newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = io.ReadAll(r.Body)
+	}))
+	r = req{body: string(big)}.build()
+	if r.ContentLength != int64(len(big)) {
+		t.Fatalf("ContentLength = %d", r.ContentLength)
+	}
+	serve2(h, r)
+	if !bytes.Equal(got, big) {
+		t.Fatalf("handler read %d bytes, want %d", len(got), len(big))
+	}
+}
