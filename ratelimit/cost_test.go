@@ -67,7 +67,7 @@ func TestNegativeCostIsA500WhateverTheFailurePolicy(t *testing.T) {
 				t.Fatalf("next called %d times for requests with a negative cost", e.calls.Load())
 			}
 			d := strconv.FormatBool(tc.dry)
-			if got := e.meter.get("error.type=invalid_cost,ratelimit.dry_run=" + d + ",ratelimit.result=error"); got != 3 {
+			if got := e.meter.get("backstop.ratelimit.dry_run=" + d + ",backstop.ratelimit.result=error,error.type=invalid_cost"); got != 3 {
 				t.Fatalf("invalid-cost count %d, want 3 (%v)", got, e.meter.counts)
 			}
 			if n := strings.Count(logs.String(), "\n"); n < 1 || n > 1+int(time.Since(start)/time.Second) {

@@ -264,13 +264,13 @@ func TestMiddlewareDryRunAndTelemetry(t *testing.T) {
 		if dry {
 			d = "true"
 		}
-		if got := e.meter.get("ratelimit.dry_run=" + d + ",ratelimit.policy=m,ratelimit.result=denied"); got != 2 {
+		if got := e.meter.get("backstop.ratelimit.dry_run=" + d + ",backstop.ratelimit.policy=m,backstop.ratelimit.result=denied"); got != 2 {
 			t.Fatalf("dry=%v: denied count %d, want 2 (%v)", dry, got, e.meter.counts)
 		}
-		if got := e.meter.get("ratelimit.dry_run=" + d + ",ratelimit.policy=m,ratelimit.result=allowed"); got != 1 {
+		if got := e.meter.get("backstop.ratelimit.dry_run=" + d + ",backstop.ratelimit.policy=m,backstop.ratelimit.result=allowed"); got != 1 {
 			t.Fatalf("dry=%v: allowed count %d (%v)", dry, got, e.meter.counts)
 		}
-		if len(span.events) != 2 || span.events[0] != "ratelimit.denied" {
+		if len(span.events) != 2 || span.events[0] != "backstop.ratelimit.denied" {
 			t.Fatalf("span events %v", span.events)
 		}
 		for _, kv := range span.attrs {
@@ -347,7 +347,7 @@ func TestMiddlewareFailurePolicies(t *testing.T) {
 			if got := f.calls.Load(); got != 1 {
 				t.Fatalf("limiter called %d times while its failure is recent, want 1", got)
 			}
-			if got := meter.get("ratelimit.dry_run=false,ratelimit.failure_policy=" + tc.policy.String() + ",ratelimit.result=error"); got != 3 {
+			if got := meter.get("backstop.ratelimit.dry_run=false,backstop.ratelimit.failure_policy=" + tc.policy.String() + ",backstop.ratelimit.result=error"); got != 3 {
 				t.Fatalf("error count %d (%v)", got, meter.counts)
 			}
 			if strings.Count(logs.String(), "\n") != 1 || strings.Contains(logs.String(), "secret-key") {
@@ -468,7 +468,7 @@ func TestValidatePolicies(t *testing.T) {
 }
 
 // A limiter failure is recorded on the request's span as a
-// "ratelimit.error" event naming the failure policy, never the key.
+// "backstop.ratelimit.error" event naming the failure policy, never the key.
 func TestMiddlewareFailureRecordedOnSpan(t *testing.T) {
 	inner, _ := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("m", 2)}, ratelimit.MemoryOptions{})
 	f := &flaky{Limiter: inner}
@@ -480,12 +480,12 @@ func TestMiddlewareFailureRecordedOnSpan(t *testing.T) {
 	span := &fakeSpan{}
 	req := httptest.NewRequest("GET", "/", nil).WithContext(trace.ContextWithSpan(context.Background(), span))
 	m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(httptest.NewRecorder(), req)
-	if len(span.events) != 1 || span.events[0] != "ratelimit.error" {
-		t.Fatalf("span events %v, want [ratelimit.error]", span.events)
+	if len(span.events) != 1 || span.events[0] != "backstop.ratelimit.error" {
+		t.Fatalf("span events %v, want [backstop.ratelimit.error]", span.events)
 	}
 	found := false
 	for _, kv := range span.attrs {
-		if kv.Key == "ratelimit.failure_policy" && kv.Value.AsString() == "closed" {
+		if kv.Key == "backstop.ratelimit.failure_policy" && kv.Value.AsString() == "closed" {
 			found = true
 		}
 		if strings.Contains(kv.Value.String(), "secret-key") {
@@ -493,7 +493,7 @@ func TestMiddlewareFailureRecordedOnSpan(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Fatalf("span event attributes %v lack ratelimit.failure_policy=closed", span.attrs)
+		t.Fatalf("span event attributes %v lack backstop.ratelimit.failure_policy=closed", span.attrs)
 	}
 }
 
@@ -520,7 +520,7 @@ func TestMiddlewareDryRunFailClosedLetsThrough(t *testing.T) {
 	if calls != 3 {
 		t.Fatalf("next called %d times, want 3", calls)
 	}
-	if got := meter.get("ratelimit.dry_run=true,ratelimit.failure_policy=closed,ratelimit.result=error"); got != 3 {
+	if got := meter.get("backstop.ratelimit.dry_run=true,backstop.ratelimit.failure_policy=closed,backstop.ratelimit.result=error"); got != 3 {
 		t.Fatalf("error count %d, want 3 (%v)", got, meter.counts)
 	}
 }

@@ -30,7 +30,7 @@ type telemetry struct {
 
 func (t *telemetry) init(opts Options, policies []Policy) {
 	meter := opts.MeterProvider.Meter("github.com/backstop-go/backstop/ratelimit")
-	c, err := meter.Int64Counter("backstop.ratelimit.decisions",
+	c, err := meter.Int64Counter("backstop.ratelimit.requests",
 		metric.WithUnit("{request}"),
 		metric.WithDescription("Rate-limit decisions by result (allowed, denied, error) and binding policy."))
 	if err != nil {
@@ -39,19 +39,19 @@ func (t *telemetry) init(opts Options, policies []Policy) {
 		c = noop.Int64Counter{}
 	}
 	t.counter = c
-	dry := attribute.Bool("ratelimit.dry_run", opts.DryRun)
+	dry := attribute.Bool("backstop.ratelimit.dry_run", opts.DryRun)
 	for _, p := range policies {
-		pol := attribute.String("ratelimit.policy", p.Name)
+		pol := attribute.String("backstop.ratelimit.policy", p.Name)
 		t.allowedSet = append(t.allowedSet, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("ratelimit.result", "allowed"), pol, dry))})
+			attribute.String("backstop.ratelimit.result", "allowed"), pol, dry))})
 		t.deniedSet = append(t.deniedSet, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("ratelimit.result", "denied"), pol, dry))})
+			attribute.String("backstop.ratelimit.result", "denied"), pol, dry))})
 	}
 	t.errorSet = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("ratelimit.result", "error"),
-		attribute.String("ratelimit.failure_policy", opts.OnError.String()), dry))}
+		attribute.String("backstop.ratelimit.result", "error"),
+		attribute.String("backstop.ratelimit.failure_policy", opts.OnError.String()), dry))}
 	t.costSet = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("ratelimit.result", "error"),
+		attribute.String("backstop.ratelimit.result", "error"),
 		attribute.String("error.type", "invalid_cost"), dry))}
 }
 
@@ -67,8 +67,8 @@ func (m *Middleware) fail(ctx context.Context, err error) bool {
 	}
 	m.tel.counter.Add(ctx, 1, m.tel.errorSet...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.AddEvent("ratelimit.error", trace.WithAttributes(
-			attribute.String("ratelimit.failure_policy", m.opts.OnError.String())))
+		span.AddEvent("backstop.ratelimit.error", trace.WithAttributes(
+			attribute.String("backstop.ratelimit.failure_policy", m.opts.OnError.String())))
 	}
 	if err != errCircuitOpen {
 		if suppressed, ok := m.tel.failLog.Allow(time.Unix(0, now), time.Second); ok {
@@ -85,7 +85,7 @@ func (m *Middleware) fail(ctx context.Context, err error) bool {
 func (m *Middleware) invalidCost(ctx context.Context, err error) {
 	m.tel.counter.Add(ctx, 1, m.tel.costSet...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.AddEvent("ratelimit.error", trace.WithAttributes(attribute.String("error.type", "invalid_cost")))
+		span.AddEvent("backstop.ratelimit.error", trace.WithAttributes(attribute.String("error.type", "invalid_cost")))
 	}
 	if suppressed, ok := m.tel.costLog.Allow(time.Now(), time.Second); ok {
 		m.opts.Logger.LogAttrs(ctx, slog.LevelError, "ratelimit: Options.Cost returned a negative cost",
@@ -99,9 +99,9 @@ func (m *Middleware) denied(ctx context.Context, d *Decision, b int, fellBack bo
 		m.tel.counter.Add(ctx, 1, m.tel.deniedSet[b]...)
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() && b >= 0 {
-		span.AddEvent("ratelimit.denied", trace.WithAttributes(
-			attribute.String("ratelimit.policy", m.policies[b].Name),
-			attribute.Int64("ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()),
-			attribute.Bool("ratelimit.dry_run", m.opts.DryRun)))
+		span.AddEvent("backstop.ratelimit.denied", trace.WithAttributes(
+			attribute.String("backstop.ratelimit.policy", m.policies[b].Name),
+			attribute.Int64("backstop.ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()),
+			attribute.Bool("backstop.ratelimit.dry_run", m.opts.DryRun)))
 	}
 }
