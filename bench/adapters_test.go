@@ -291,9 +291,6 @@ func adapterRatelimit(b *testing.B) (adapterMiddleware, func()) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := ratelimit.NewMiddleware(l, func(*http.Request) string { return "bench" }, ratelimit.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	m := ratelimit.New(l, func(*http.Request) string { return "bench" }, ratelimit.Options{})
 	return adapterMiddleware{m.Handler, echoadapter.RateLimit(m), ginadapter.RateLimit(m)}, nil
 }

@@ -207,24 +207,24 @@ func BenchmarkRatelimitMiddleware(b *testing.B) {
 	static := func(*http.Request) string { return rlKey }
 	b.Run("baseline-no-limiter", func(b *testing.B) { rlServe(b, rlOK) })
 	b.Run("backstop", func(b *testing.B) {
-		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), static, ratelimit.Options{}))
+		m := ratelimit.New(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), static, ratelimit.Options{})
 		rlServe(b, m.Handler(rlOK))
 	})
 	b.Run("backstop-2policies", func(b *testing.B) {
-		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlTwo, ratelimit.MemoryOptions{})), static, ratelimit.Options{}))
+		m := ratelimit.New(must(ratelimit.NewSlidingWindow(rlTwo, ratelimit.MemoryOptions{})), static, ratelimit.Options{})
 		rlServe(b, m.Handler(rlOK))
 	})
 	b.Run("backstop-clientip", func(b *testing.B) {
-		key := must(ratelimit.ClientIP(ratelimit.ClientIPOptions{}))
-		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), key, ratelimit.Options{}))
+		key := ratelimit.ClientIP(ratelimit.ClientIPOptions{})
+		m := ratelimit.New(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), key, ratelimit.Options{})
 		rlServe(b, m.Handler(rlOK))
 	})
 	b.Run("httprate", func(b *testing.B) {
 		rlServe(b, httprate.LimitBy(math.MaxInt32, time.Minute, httprate.Key(rlKey))(rlOK))
 	})
 	b.Run("backstop-clientip-manyclients", func(b *testing.B) {
-		key := must(ratelimit.ClientIP(ratelimit.ClientIPOptions{}))
-		m := must(ratelimit.NewMiddleware(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), key, ratelimit.Options{}))
+		key := ratelimit.ClientIP(ratelimit.ClientIPOptions{})
+		m := ratelimit.New(must(ratelimit.NewSlidingWindow(rlOnePolicy, ratelimit.MemoryOptions{})), key, ratelimit.Options{})
 		rlServeClients(b, m.Handler(rlOK))
 	})
 	b.Run("httprate-byip-manyclients", func(b *testing.B) {

@@ -65,14 +65,7 @@ func ExampleRateLimit() {
 	if err != nil {
 		panic(err)
 	}
-	key, err := ratelimit.ClientIP(ratelimit.ClientIPOptions{})
-	if err != nil {
-		panic(err)
-	}
-	limit, err := ratelimit.NewMiddleware(limiter, key, ratelimit.Options{})
-	if err != nil {
-		panic(err)
-	}
+	limit := ratelimit.New(limiter, ratelimit.ClientIP(ratelimit.ClientIPOptions{}), ratelimit.Options{})
 
 	e := echo.New()
 	e.GET("/orders", func(c echo.Context) error {

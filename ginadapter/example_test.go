@@ -68,14 +68,7 @@ func ExampleRateLimit() {
 	if err != nil {
 		panic(err)
 	}
-	key, err := ratelimit.ClientIP(ratelimit.ClientIPOptions{})
-	if err != nil {
-		panic(err)
-	}
-	limit, err := ratelimit.NewMiddleware(limiter, key, ratelimit.Options{})
-	if err != nil {
-		panic(err)
-	}
+	limit := ratelimit.New(limiter, ratelimit.ClientIP(ratelimit.ClientIPOptions{}), ratelimit.Options{})
 
 	r := gin.New()
 	r.GET("/orders", ginadapter.RateLimit(limit), func(c *gin.Context) {

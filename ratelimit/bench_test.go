@@ -26,7 +26,7 @@ func BenchmarkSlidingWindowAllow(b *testing.B) {
 
 func BenchmarkMiddleware(b *testing.B) {
 	l, _ := ratelimit.NewSlidingWindow([]ratelimit.Policy{{Name: "d", Limit: 1 << 50, Window: time.Hour}}, ratelimit.MemoryOptions{})
-	m, _ := ratelimit.NewMiddleware(l, func(*http.Request) string { return "k" }, ratelimit.Options{})
+	m := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{})
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	req := httptest.NewRequest("GET", "/", nil)
 	w := httptest.NewRecorder()

@@ -28,5 +28,7 @@ var ErrUnavailable = problem.Type{
 
 // ErrStoreUnavailable is wrapped by Limiter implementations whose backing
 // store failed or timed out (test with errors.Is). The middleware applies
-// its FailurePolicy to any error from a Limiter.
+// its FailurePolicy to any error from a Limiter, and answers a request it
+// refuses for it with ErrUnavailable: the sentinel is what stores return,
+// the problem type what clients receive.
 var ErrStoreUnavailable = errors.New("ratelimit: store unavailable")

@@ -60,14 +60,7 @@ func ExampleMiddleware_Handler() {
 		panic(err)
 	}
 	// No trusted proxies: the socket peer is the client.
-	key, err := ratelimit.ClientIP(ratelimit.ClientIPOptions{})
-	if err != nil {
-		panic(err)
-	}
-	m, err := ratelimit.NewMiddleware(l, key, ratelimit.Options{})
-	if err != nil {
-		panic(err)
-	}
+	m := ratelimit.New(l, ratelimit.ClientIP(ratelimit.ClientIPOptions{}), ratelimit.Options{})
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "hello")
 	}))

@@ -3,9 +3,9 @@ package ratelimit
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"net/netip"
+	"strconv"
 
 	"github.com/backstop-go/backstop/internal/clientip"
 )
@@ -27,7 +27,12 @@ type ClientIPOptions struct {
 	// the right, skipping addresses in these networks, and the first other
 	// address is the client. Entries a proxy could not have written
 	// (garbage, "unknown", obfuscated names) stop the walk at the proxy
-	// that forwarded them.
+	// that forwarded them. A Forwarded value that breaks the RFC 7239
+	// grammar anywhere (an unbalanced quote, a bad escape, a malformed
+	// element, an unquoted IPv6 address or port) is not read at all: the
+	// socket peer is then the client. Nothing is allocated however long
+	// the header: X-Forwarded-For costs only the hops examined, a Forwarded
+	// value one pass over its bytes.
 	TrustedProxies []netip.Prefix
 	// Header is "X-Forwarded-For" (default) or "Forwarded" (RFC 7239 for=).
 	Header string
@@ -40,25 +45,33 @@ type ClientIPOptions struct {
 // ClientIP returns a KeyFunc keying requests by client address, formatted
 // "ip:192.0.2.1" or "ip:2001:db8:1:2::/64". A RemoteAddr that is not an
 // address (a custom listener) is used as the key verbatim, prefixed "ip:".
-func ClientIP(opts ClientIPOptions) (KeyFunc, error) {
+// It returns the KeyFunc alone, so it can be used inline:
+//
+//	m := ratelimit.New(limiter, ratelimit.ClientIP(ratelimit.ClientIPOptions{}), ratelimit.Options{})
+//
+// ClientIP panics on options that cannot be right: a Header other than
+// X-Forwarded-For or Forwarded, an IPv6PrefixLen outside 1-128, an invalid
+// or IPv4-mapped trusted prefix (parse configuration with
+// netip.ParsePrefix, which reports errors, before calling it).
+func ClientIP(opts ClientIPOptions) KeyFunc {
 	h := clientip.XForwardedFor
 	switch http.CanonicalHeaderKey(opts.Header) {
 	case "", "X-Forwarded-For":
 	case "Forwarded":
 		h = clientip.Forwarded
 	default:
-		return nil, errors.New("ratelimit: ClientIPOptions.Header must be X-Forwarded-For or Forwarded")
+		panic("ratelimit: ClientIP: ClientIPOptions.Header must be X-Forwarded-For or Forwarded, not " + strconv.Quote(opts.Header))
 	}
 	bits := opts.IPv6PrefixLen
 	if bits == 0 {
 		bits = 64
 	}
 	if bits < 1 || bits > 128 {
-		return nil, errors.New("ratelimit: ClientIPOptions.IPv6PrefixLen must be within 1-128")
+		panic("ratelimit: ClientIP: ClientIPOptions.IPv6PrefixLen must be within 1-128, not " + strconv.Itoa(bits))
 	}
 	res, err := clientip.New(opts.TrustedProxies, h)
 	if err != nil {
-		return nil, err
+		panic("ratelimit: ClientIP: ClientIPOptions.TrustedProxies: " + err.Error())
 	}
 	return func(r *http.Request) string {
 		a := res.Resolve(r)
@@ -67,35 +80,49 @@ func ClientIP(opts ClientIPOptions) (KeyFunc, error) {
 		}
 		var buf [64]byte
 		return string(clientip.AppendKey(append(buf[:0], "ip:"...), a, bits))
-	}, nil
+	}
 }
 
-// maxHeaderKey is the longest header value Header uses as a key verbatim.
+// maxHeaderKey is the longest subject Header uses in a key verbatim.
 const maxHeaderKey = 64
 
-// Header returns a KeyFunc keying requests by the value of the named request
-// header, formatted "h:<value>"; a value longer than 64 bytes is replaced by
-// its SHA-256, "h#<hex>", so a client cannot make the limiter store
-// megabyte keys. Requests without the header are keyed by fallback
-// (typically ClientIP's KeyFunc), so omitting the header never escapes the
-// limit; a nil fallback puts them all under one shared key.
+// Header returns a KeyFunc keying requests by the subject that identify
+// returns for the value of the named request header, formatted
+// "h:<subject>"; a subject longer than 64 bytes is replaced by its SHA-256,
+// "h#<hex>". Requests without the header, and requests whose value identify
+// does not recognise (ok false), are keyed by fallback, typically ClientIP.
 //
-// Short values reach the store as they are (Redis key names): for a secret
-// such as an API key, key by a hash of it or by the principal it
-// authenticates with your own KeyFunc.
-func Header(name string, fallback KeyFunc) KeyFunc {
+// Keying by a header's raw value is a trap: a client that makes up a new
+// value for each request gets a fresh budget each time, and is never
+// limited. So identify must recognise only values your service issued (an
+// API key found in your key store, a token whose signature verifies) and
+// return a stable subject for them, such as the account the API key
+// belongs to. Return the account rather than the key itself: subjects reach
+// the store (Redis key names) in clear, although never logs or metrics.
+// When an authentication middleware runs first, key by the principal it
+// found with your own KeyFunc instead.
+//
+// identify runs on every request that carries the header, and must be fast
+// and safe for concurrent use. Header panics if identify or fallback is
+// nil.
+func Header(name string, identify func(value string) (subject string, ok bool), fallback KeyFunc) KeyFunc {
+	if identify == nil {
+		panic("ratelimit: Header: nil identify function")
+	}
+	if fallback == nil {
+		panic("ratelimit: Header: nil fallback KeyFunc")
+	}
 	name = http.CanonicalHeaderKey(name)
 	return func(r *http.Request) string {
 		if v := r.Header[name]; len(v) > 0 && v[0] != "" {
-			if len(v[0]) > maxHeaderKey {
-				sum := sha256.Sum256([]byte(v[0]))
-				return "h#" + hex.EncodeToString(sum[:])
+			if subject, ok := identify(v[0]); ok {
+				if len(subject) > maxHeaderKey {
+					sum := sha256.Sum256([]byte(subject))
+					return "h#" + hex.EncodeToString(sum[:])
+				}
+				return "h:" + subject
 			}
-			return "h:" + v[0]
 		}
-		if fallback != nil {
-			return fallback(r)
-		}
-		return "h:"
+		return fallback(r)
 	}
 }

@@ -44,6 +44,10 @@ func PerMinute(name string, limit int64) Policy { return Policy{name, limit, tim
 // PerHour returns a policy of limit units per hour.
 func PerHour(name string, limit int64) Policy { return Policy{name, limit, time.Hour} }
 
+// PerDay returns a policy of limit units per day (24 hours, not a
+// calendar day: windows are not aligned to midnight).
+func PerDay(name string, limit int64) Policy { return Policy{name, limit, 24 * time.Hour} }
+
 // MaxWindowLength is the longest Policy.Window: ten years. Limiters keep
 // state for a small multiple of the longest window, which must not overflow
 // a time.Duration.
@@ -139,6 +143,11 @@ type Result struct {
 type Decision struct {
 	// Allowed reports whether the request was admitted by every policy.
 	Allowed bool
+	// The per-policy results, packed: a Decision is returned and copied by
+	// value on every request.
+	n       int8  // number of results
+	binding int8  // index of the binding policy, -1 when n == 0
+	allowed uint8 // bit i: policy i admitted the request
 	// Limit is the quota of the binding policy. When denied it is a violated
 	// policy the request can never satisfy (its cost exceeds the Limit), or
 	// failing that the violated policy with the longest RetryAfter; when
@@ -154,16 +163,35 @@ type Decision struct {
 	// exceeds its Limit): waiting never helps such a request.
 	RetryAfter time.Duration
 
-	results [MaxPolicies]Result
-	n       int
-	binding int // index of the binding policy, -1 when n == 0
+	results [MaxPolicies]result
 }
 
+// result is a Result without Allowed (a bit of Decision.allowed).
+type result struct {
+	remaining         int64
+	reset, retryAfter time.Duration
+}
+
+// set stores r as policy i's result.
+func (d *Decision) set(i int, r Result) {
+	d.results[i] = result{r.Remaining, r.Reset, r.RetryAfter}
+	if r.Allowed {
+		d.allowed |= 1 << i
+	} else {
+		d.allowed &^= 1 << i
+	}
+}
+
+func (d *Decision) admitted(i int) bool { return d.allowed&(1<<i) != 0 }
+
 // Len returns the number of policy results, equal to len(Limiter.Policies()).
-func (d *Decision) Len() int { return d.n }
+func (d *Decision) Len() int { return int(d.n) }
 
 // Result returns the result for policy i, in the Limiter's Policies order.
-func (d *Decision) Result(i int) Result { return d.results[i] }
+func (d *Decision) Result(i int) Result {
+	r := d.results[i]
+	return Result{Allowed: d.admitted(i), Remaining: r.remaining, Reset: r.reset, RetryAfter: r.retryAfter}
+}
 
 // Binding returns the index of the binding policy (see Decision.Limit), or
 // -1 for an empty decision.
@@ -171,12 +199,12 @@ func (d *Decision) Binding() int {
 	if d.n == 0 {
 		return -1
 	}
-	return d.binding
+	return int(d.binding)
 }
 
 func (d *Decision) findBinding() int {
 	best := -1
-	for i := 0; i < d.n; i++ {
+	for i := 0; i < int(d.n); i++ {
 		r := &d.results[i]
 		if best < 0 {
 			best = i
@@ -184,10 +212,10 @@ func (d *Decision) findBinding() int {
 		}
 		b := &d.results[best]
 		if d.Allowed {
-			if r.Remaining < b.Remaining {
+			if r.remaining < b.remaining {
 				best = i
 			}
-		} else if !r.Allowed && (b.Allowed || b.RetryAfter > 0 && (r.RetryAfter == 0 || r.RetryAfter > b.RetryAfter)) {
+		} else if !d.admitted(i) && (d.admitted(best) || b.retryAfter > 0 && (r.retryAfter == 0 || r.retryAfter > b.retryAfter)) {
 			// Among violated policies a never-satisfiable one (zero
 			// RetryAfter) binds, else the longest wait.
 			best = i
@@ -198,37 +226,38 @@ func (d *Decision) findBinding() int {
 
 // NewDecision assembles a Decision from per-policy results (one per policy,
 // in order) and fills the summary fields. It is meant for Limiter
-// implementations outside this package. It panics if len(results) exceeds
-// MaxPolicies or differs from len(policies).
-func NewDecision(policies []Policy, results []Result) Decision {
+// implementations outside this package. It returns ErrMismatchedResults
+// when len(results) differs from len(policies) or exceeds MaxPolicies.
+func NewDecision(policies []Policy, results []Result) (Decision, error) {
 	if len(results) != len(policies) || len(results) > MaxPolicies {
-		panic("ratelimit: NewDecision: results do not match policies")
+		return Decision{}, fmt.Errorf("%w: %d results for %d policies", ErrMismatchedResults, len(results), len(policies))
 	}
 	var d Decision
-	d.n = copy(d.results[:], results)
+	for i, r := range results {
+		d.set(i, r)
+	}
+	d.n = int8(len(results))
 	d.finish(policies)
-	return d
+	return d, nil
 }
+
+// ErrMismatchedResults is returned by NewDecision for results that are not
+// one per policy.
+var ErrMismatchedResults = errors.New("ratelimit: results do not match policies")
 
 // finish computes Allowed and the binding-policy summary from d.results.
 func (d *Decision) finish(policies []Policy) {
-	d.Allowed = true
-	for i := 0; i < d.n; i++ {
-		if !d.results[i].Allowed {
-			d.Allowed = false
-		}
-	}
+	d.Allowed = d.n > 0 && d.allowed == 1<<d.n-1
 	b := d.findBinding()
-	d.binding = b
+	d.binding = int8(b)
 	if b < 0 {
-		d.Allowed = false
 		return
 	}
 	r := &d.results[b]
 	d.Limit = policies[b].Limit
-	d.Remaining = r.Remaining
-	d.Reset = r.Reset
+	d.Remaining = r.remaining
+	d.Reset = r.reset
 	if !d.Allowed {
-		d.RetryAfter = r.RetryAfter
+		d.RetryAfter = r.retryAfter
 	}
 }

@@ -11,9 +11,11 @@ type MemoryOptions struct {
 	// MaxKeys caps the number of keys tracked at once. When a shard is full
 	// it forgets an approximately least-recently-used key (CLOCK: a key
 	// used since the last eviction sweep passed it survives), whose
-	// counters restart from zero. A decision for a tracked key normally
-	// takes only that key's own lock and writes nothing another key's
-	// decisions read. Default 100 000, which is about 20 MB with one policy.
+	// counters restart from zero. Keys being denied are forgotten last,
+	// only when a shard holds nothing else: forgetting one would reset its
+	// quota, so a client flooding the limiter with new keys cannot reset
+	// its own exhausted key. Default 100 000, which is about 20 MB with one
+	// policy.
 	MaxKeys int
 	// Shards is the number of independently locked shards, rounded up to a
 	// power of two (down, when that would exceed MaxKeys). Default 64.

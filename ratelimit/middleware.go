@@ -5,101 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/trace"
-
-	"github.com/backstop-go/backstop/internal/lograte"
 	"github.com/backstop-go/backstop/problem"
 )
 
-// FailurePolicy is what the middleware does when the Limiter returns an
-// error (its store is down or too slow).
-type FailurePolicy int
-
-const (
-	// FailOpen lets the request through without limiting or RateLimit
-	// headers. It is the default: an outage of the limiter's store should
-	// not become an outage of the service.
-	FailOpen FailurePolicy = iota
-	// FailClosed answers 503 with an ErrUnavailable problem and
-	// Retry-After: 1.
-	FailClosed
-	// FailLocal decides with Options.Fallback, an in-memory limiter with the
-	// same policies by default: each process then enforces the limits on its
-	// own, so a fleet of n instances admits up to n times the limit.
-	FailLocal
-)
-
-// String returns "open", "closed" or "local", the names used in logs,
-// metrics and span events.
-func (f FailurePolicy) String() string {
-	switch f {
-	case FailOpen:
-		return "open"
-	case FailClosed:
-		return "closed"
-	case FailLocal:
-		return "local"
-	}
-	return "FailurePolicy(" + strconv.Itoa(int(f)) + ")"
-}
-
-// Options configures a Middleware. The zero value is the documented
-// defaults.
-type Options struct {
-	// Cost returns the number of units a request uses. Default (nil): 1 for
-	// every request. A negative cost is a bug in Cost: that request alone is
-	// treated as a limiter failure (OnError applies, the metric and log
-	// record it) without calling the Limiter or pausing it for other
-	// requests. A cost above every policy's Limit is denied without
-	// Retry-After, however large (costs derived from client input such as
-	// Content-Length cannot overflow a counter).
-	Cost func(r *http.Request) int64
-	// OnError chooses what happens when the Limiter fails. Default FailOpen.
-	OnError FailurePolicy
-	// Fallback is the limiter used under FailLocal. Default: a
-	// SlidingWindow with the Limiter's policies. It must have the same
-	// policies, in the same order.
-	Fallback Limiter
-	// RetryStoreAfter is how long the middleware applies OnError without
-	// calling the Limiter after it failed, so an outage costs one timeout
-	// per interval instead of one per request. Limiting resumes by itself
-	// once the store answers again. Default 1s; negative disables.
-	RetryStoreAfter time.Duration
-	// DryRun computes decisions, headers, metrics and span events but never
-	// rejects: use it to roll out a new limit safely.
-	DryRun bool
-	// LegacyHeaders adds X-RateLimit-Limit, X-RateLimit-Remaining and
-	// X-RateLimit-Reset (Unix time in seconds) for the binding policy, for
-	// clients written against the de-facto GitHub-style fields.
-	LegacyHeaders bool
-	// ErrorHandler writes the 429 and 503 answers. Its error is a
-	// *problem.Problem of type ErrQuotaExceeded or ErrUnavailable with any
-	// headers it needs in its Header. Default: a problem.Writer with default
-	// options except that it logs nothing, because the middleware logs
-	// limiter failures itself at most once a second (problem.Write would log
-	// every 503 of an outage).
-	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-	// Logger receives limiter failures (never keys), at most one record per
-	// second with a count of the suppressed ones. Default slog.Default().
-	Logger *slog.Logger
-	// MeterProvider provides the decision counter. Default the OpenTelemetry
-	// global provider (a no-op until an SDK is installed).
-	MeterProvider metric.MeterProvider
-}
-
-// Middleware limits HTTP requests with a Limiter. Create it with
-// NewMiddleware; the zero value is not usable. It is safe for concurrent
-// use.
+// Middleware limits HTTP requests with a Limiter. Create it with New. The
+// zero value is not usable: its Handler panics when it wraps a handler. A
+// Middleware is safe for concurrent use.
 type Middleware struct {
 	limiter  Limiter
 	key      KeyFunc
@@ -110,110 +26,38 @@ type Middleware struct {
 	policyHeader []string // constant RateLimit-Policy value
 	names        [][]byte // quoted policy names, `"name"`
 
-	retryAt atomic.Int64    // unix nanos before which the Limiter is not called
-	failLog lograte.Limiter // failure records: one a second
-
-	counter metric.Int64Counter
-	// Prebuilt option slices: passing a slice with ... allocates nothing,
-	// while a single variadic argument would be boxed per call.
-	allowedSet [][]metric.AddOption // per policy
-	deniedSet  [][]metric.AddOption // per policy
-	errorSet   []metric.AddOption
+	retryAt atomic.Int64 // unix nanos before which the Limiter is not called
+	tel     telemetry
 }
 
-// Canonical header keys, assigned directly to skip canonicalisation.
-const (
-	hdrPolicy     = "Ratelimit-Policy"
-	hdrRateLimit  = "Ratelimit"
-	hdrRetryAfter = "Retry-After"
-	hdrXLimit     = "X-Ratelimit-Limit"
-	hdrXRemaining = "X-Ratelimit-Remaining"
-	hdrXReset     = "X-Ratelimit-Reset"
-)
-
-// NewMiddleware returns a Middleware limiting requests with l, keyed by key.
-// Both are required.
-func NewMiddleware(l Limiter, key KeyFunc, opts Options) (*Middleware, error) {
-	if l == nil || key == nil {
-		return nil, errors.New("ratelimit: NewMiddleware needs a Limiter and a KeyFunc")
+// New returns a Middleware limiting requests with l, keyed by key, as in
+//
+//	m := ratelimit.New(limiter, ratelimit.ClientIP(ratelimit.ClientIPOptions{}), ratelimit.Options{})
+//
+// l and key are required. New panics, naming the argument, when l or key
+// is nil, when l's Policies are invalid (see ValidatePolicies), or when an
+// Options field is impossible (an unknown OnError, a Fallback with other
+// policies): these are programming errors, caught at start-up rather than
+// at request time.
+func New(l Limiter, key KeyFunc, opts Options) *Middleware {
+	if l == nil {
+		panic("ratelimit: New: nil Limiter")
+	}
+	if key == nil {
+		panic("ratelimit: New: nil KeyFunc")
 	}
 	policies := l.Policies()
 	if err := ValidatePolicies(policies); err != nil {
-		return nil, err
+		panic("ratelimit: New: the Limiter's policies: " + err.Error())
 	}
-	if opts.OnError < FailOpen || opts.OnError > FailLocal {
-		return nil, errors.New("ratelimit: unknown FailurePolicy " + opts.OnError.String())
-	}
-	if opts.OnError == FailLocal {
-		if opts.Fallback == nil {
-			fb, err := NewSlidingWindow(policies, MemoryOptions{})
-			if err != nil {
-				return nil, err
-			}
-			opts.Fallback = fb
-		}
-		fp := opts.Fallback.Policies()
-		if len(fp) != len(policies) {
-			return nil, errors.New("ratelimit: Options.Fallback must have the Limiter's policies")
-		}
-		for i := range fp {
-			if fp[i] != policies[i] {
-				return nil, errors.New("ratelimit: Options.Fallback must have the Limiter's policies")
-			}
-		}
-	}
-	if opts.RetryStoreAfter == 0 {
-		opts.RetryStoreAfter = time.Second
-	}
-	if opts.ErrorHandler == nil {
-		opts.ErrorHandler = quietProblems.Write
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.MeterProvider == nil {
-		opts.MeterProvider = otel.GetMeterProvider()
-	}
+	opts = opts.withDefaults(policies)
 	m := &Middleware{limiter: l, key: key, opts: opts, policies: policies}
 	for _, p := range policies {
 		m.maxCost = max(m.maxCost, p.Limit+1) // Limit <= maxLimit: no overflow
 	}
-
-	var b []byte
-	for i, p := range policies {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		name := strconv.AppendQuote(nil, p.Name) // names are [A-Za-z0-9_.-]: no escapes
-		m.names = append(m.names, name)
-		b = append(b, name...)
-		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, min(p.Limit, maxSFInteger), 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, int64(p.Window/time.Second), 10)
-	}
-	m.policyHeader = []string{string(b)}
-
-	meter := opts.MeterProvider.Meter("github.com/backstop-go/backstop/ratelimit")
-	c, err := meter.Int64Counter("backstop.ratelimit.decisions",
-		metric.WithUnit("{request}"),
-		metric.WithDescription("Rate-limit decisions by result (allowed, denied, error) and binding policy."))
-	if err != nil {
-		return nil, err
-	}
-	m.counter = c
-	dry := attribute.Bool("ratelimit.dry_run", opts.DryRun)
-	for _, p := range policies {
-		pol := attribute.String("ratelimit.policy", p.Name)
-		m.allowedSet = append(m.allowedSet, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("ratelimit.result", "allowed"), pol, dry))})
-		m.deniedSet = append(m.deniedSet, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("ratelimit.result", "denied"), pol, dry))})
-	}
-	m.errorSet = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-		attribute.String("ratelimit.result", "error"),
-		attribute.String("ratelimit.failure_policy", opts.OnError.String()), dry))}
-	return m, nil
+	m.policyHeader, m.names = policyValue(policies)
+	m.tel.init(opts, policies)
+	return m
 }
 
 // Handler returns next wrapped in rate limiting.
@@ -238,12 +82,18 @@ func NewMiddleware(l Limiter, key KeyFunc, opts Options) (*Middleware, error) {
 // problem and Retry-After: 1, FailLocal decides with Options.Fallback as
 // above. If the request's context is canceled (the client is gone), nothing
 // is written; if its deadline has passed, OnError applies to that request
-// alone.
+// alone. A negative cost from Options.Cost is answered 500 whatever
+// OnError says (see Options.Cost).
 //
 // The ResponseWriter is passed to next unwrapped, so every optional
 // interface (http.Flusher, http.Hijacker, io.ReaderFrom, Unwrap for
 // http.ResponseController) survives.
+//
+// Handler panics on a Middleware that was not made by New.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
+	if m == nil || m.limiter == nil {
+		panic("ratelimit: Handler called on a Middleware not made by ratelimit.New")
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.serve(w, r, next)
 	})
@@ -251,33 +101,29 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	ctx := r.Context()
-	key := m.key(r)
 	cost := int64(1)
 	if m.opts.Cost != nil {
 		cost = m.opts.Cost(r)
 	}
-
-	var d Decision
-	var err error
-	fellBack := false
-	if cost > m.maxCost {
-		// Denied by every policy whatever its size; clamping keeps
-		// limiters' counters from overflowing on client-derived costs.
-		cost = m.maxCost
-	}
 	if cost < 0 {
-		err = errNegativeCost
-	} else if until := m.retryAt.Load(); until != 0 && time.Now().UnixNano() < until {
-		err = errCircuitOpen
-	} else {
-		d, err = m.limiter.AllowN(ctx, key, cost)
-		if err == nil && d.Len() != len(m.policies) {
-			d, err = Decision{}, errBadDecision
+		// The caller's bug, not the store's: never a reason to let the
+		// request through undecided, nor to pause the Limiter.
+		err := fmt.Errorf("%w: Options.Cost returned %d", ErrInvalidCost, cost)
+		m.invalidCost(ctx, err)
+		if m.opts.DryRun {
+			next.ServeHTTP(w, r)
+			return
 		}
-		if err == nil && until != 0 {
-			m.retryAt.CompareAndSwap(until, 0)
-		}
+		m.opts.ErrorHandler(w, r, err)
+		return
 	}
+	// Denied by every policy whatever its size; clamping keeps limiters'
+	// counters from overflowing on client-derived costs.
+	cost = min(cost, m.maxCost)
+	key := m.key(r)
+
+	d, err := m.decide(ctx, key, cost)
+	fellBack := false
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return // the client is gone; its cancellation is not a store failure
@@ -315,7 +161,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	if d.Allowed {
 		if !fellBack && b >= 0 {
-			m.counter.Add(ctx, 1, m.allowedSet[b]...)
+			m.tel.counter.Add(ctx, 1, m.tel.allowedSet[b]...)
 		}
 		next.ServeHTTP(w, r)
 		return
@@ -341,105 +187,26 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	m.opts.ErrorHandler(w, r, p)
 }
 
+// decide asks the Limiter, unless it failed within RetryStoreAfter.
+func (m *Middleware) decide(ctx context.Context, key string, cost int64) (Decision, error) {
+	until := m.retryAt.Load()
+	if until != 0 && time.Now().UnixNano() < until {
+		return Decision{}, errCircuitOpen
+	}
+	d, err := m.limiter.AllowN(ctx, key, cost)
+	if err == nil && d.Len() != len(m.policies) {
+		return Decision{}, errBadDecision
+	}
+	if err == nil && until != 0 {
+		m.retryAt.CompareAndSwap(until, 0)
+	}
+	return d, err
+}
+
 var (
-	errCircuitOpen  = errors.New("ratelimit: limiter recently failed; not retrying yet")
-	errNegativeCost = fmt.Errorf("%w: Options.Cost returned a negative cost", ErrInvalidCost)
-	errBadDecision  = errors.New("ratelimit: limiter returned a decision whose results do not match its policies")
+	errCircuitOpen = errors.New("ratelimit: limiter recently failed; not retrying yet")
+	errBadDecision = errors.New("ratelimit: limiter returned a decision whose results do not match its policies")
 )
 
-// quietProblems writes 429 and 503 problems without logging them.
+// quietProblems writes 429, 500 and 503 problems without logging them.
 var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.DiscardHandler)})
-
-// fail records a Limiter failure and reports whether the fallback limiter
-// should decide.
-func (m *Middleware) fail(ctx context.Context, err error) bool {
-	now := time.Now().UnixNano()
-	// A negative cost is this request's bug, not the store's: pausing the
-	// Limiter for everyone would let any request that triggers it switch
-	// limiting off.
-	// Nor is a request whose own deadline passed.
-	if err != errCircuitOpen && err != errNegativeCost && ctx.Err() == nil && m.opts.RetryStoreAfter > 0 {
-		m.retryAt.Store(now + int64(m.opts.RetryStoreAfter))
-	}
-	m.counter.Add(ctx, 1, m.errorSet...)
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.AddEvent("ratelimit.error", trace.WithAttributes(
-			attribute.String("ratelimit.failure_policy", m.opts.OnError.String())))
-	}
-	if err != errCircuitOpen {
-		if suppressed, ok := m.failLog.Allow(time.Unix(0, now), time.Second); ok {
-			m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: limiter failed",
-				slog.String("error", err.Error()),
-				slog.String("failure_policy", m.opts.OnError.String()),
-				slog.Int64("suppressed", suppressed))
-		}
-	}
-	return m.opts.OnError == FailLocal
-}
-
-func (m *Middleware) denied(ctx context.Context, d *Decision, b int, fellBack bool) {
-	if b >= 0 && !fellBack { // a fallback decision was already counted as an error
-		m.counter.Add(ctx, 1, m.deniedSet[b]...)
-	}
-	if span := trace.SpanFromContext(ctx); span.IsRecording() && b >= 0 {
-		span.AddEvent("ratelimit.denied", trace.WithAttributes(
-			attribute.String("ratelimit.policy", m.policies[b].Name),
-			attribute.Int64("ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()),
-			attribute.Bool("ratelimit.dry_run", m.opts.DryRun)))
-	}
-}
-
-// rateLimitValue formats the RateLimit field, one item per policy, as a
-// header value slice.
-func (m *Middleware) rateLimitValue(d *Decision) []string {
-	var buf [256]byte
-	b := buf[:0]
-	for i := 0; i < d.Len(); i++ {
-		if i > 0 {
-			b = append(b, ", "...)
-		}
-		r := d.Result(i)
-		b = append(b, m.names[i]...)
-		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, min(r.Remaining, maxSFInteger), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, int64(ceilSeconds(r.Reset)/time.Second), 10)
-	}
-	return headerValue(b)
-}
-
-// smallValue holds a header value slice and its bytes in one allocation.
-type smallValue struct {
-	v   [1]string
-	buf [96]byte
-}
-
-// headerValue returns []string{string(b)}. Values that fit (one or two
-// policies with short names) cost one allocation instead of two: the
-// string's bytes live in the same object as the slice, and are never
-// written after the string is made.
-func headerValue(b []byte) []string {
-	if len(b) == 0 || len(b) > len(smallValue{}.buf) {
-		return []string{string(b)}
-	}
-	sv := new(smallValue)
-	n := copy(sv.buf[:], b)
-	sv.v[0] = unsafe.String(&sv.buf[0], n)
-	return sv.v[:]
-}
-
-// maxSFInteger is the largest integer a structured field can carry (RFC 9651
-// §3.3.1); a larger one makes a parser reject the whole field.
-const maxSFInteger = 999_999_999_999_999
-
-// ceilSeconds rounds d up to whole seconds: a client told to wait less than
-// the real time would be denied again.
-func ceilSeconds(d time.Duration) time.Duration {
-	if d <= 0 {
-		return 0
-	}
-	if d > math.MaxInt64-time.Second {
-		return d
-	}
-	return (d + time.Second - 1) / time.Second * time.Second
-}

@@ -114,13 +114,10 @@ func TestRetryAfterNeverEarly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := ratelimit.NewMiddleware(l, func(*http.Request) string { return "k" }, ratelimit.Options{
+			m := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{
 				Cost:         func(r *http.Request) int64 { n, _ := strconv.ParseInt(r.Header.Get("Cost"), 10, 64); return n },
 				ErrorHandler: quietProblems,
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 			h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 			do := func(cost int64) *httptest.ResponseRecorder {
 				req := httptest.NewRequest("GET", "/", nil)

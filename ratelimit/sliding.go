@@ -2,8 +2,9 @@ package ratelimit
 
 import (
 	"context"
-	"math"
 	"time"
+
+	"github.com/backstop-go/backstop/internal/slidingwindow"
 )
 
 // SlidingWindow is an in-memory Limiter using the weighted two-window counter
@@ -14,7 +15,8 @@ import (
 //
 // Windows are aligned to the limiter's creation, not the wall clock, so keys
 // do not all reset at the same instant. A decision for a key already tracked
-// normally takes only that key's own lock and allocates nothing. Create it
+// takes its shard's lock (one of MemoryOptions.Shards) for a map lookup and
+// the update, and allocates nothing. Create it
 // with NewSlidingWindow; the zero value is not usable. A SlidingWindow is
 // safe for concurrent use; limits are per process (use ratelimit/redisstore
 // to share them between instances).
@@ -67,8 +69,9 @@ func (l *SlidingWindow) Policies() []Policy { return l.policies }
 func (l *SlidingWindow) Len() int { return l.table.len() }
 
 // AllowN implements Limiter.
-func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decision, error) {
-	var d Decision
+func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Decision, err error) {
+	// d is the named result, written in place: a Decision is too large to
+	// copy for free on the hot path.
 	if n < 0 {
 		return d, ErrInvalidCost
 	}
@@ -83,35 +86,58 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (Decisi
 	}
 	e, _ := l.table.get(key, now)
 	now = e.lastUse.Load() // never earlier than a decision already made for this key
-	// Only the admission test and the update happen under the entry's lock;
-	// the figures for the caller are derived from a snapshot afterwards,
-	// which keeps the critical section short when many goroutines share a
-	// key.
-	var snap [MaxPolicies]windowState
-	all := true
-	for i, p := range l.policies {
-		w := l.windows[i]
+	// An admitted request, the common case, is decided and reported in one
+	// pass under the shard's lock, with one division per policy; a denied
+	// one is assessed in full (its RetryAfter decides how long the key is
+	// held).
+	np := len(l.policies)
+	d.n = int8(np)
+	all, best := true, 0
+	for i := 0; i < np; i++ {
+		w, limit := l.windows[i], l.policies[i].Limit
 		st := rollWindow(e.state[i], now, w)
 		e.state[i] = st
-		snap[i] = st
-		if !admits(st.prev, st.curr, p.Limit, n, w, now-st.index*w) {
+		elapsed := now - st.index*w
+		share := slidingwindow.Share(st.prev, w, elapsed)
+		if !slidingwindow.AdmitsShare(share, st.curr, limit, n) {
 			all = false
+			continue
+		}
+		r := &d.results[i]
+		d.allowed |= 1 << i
+		r.remaining = slidingwindow.RemainingAfter(share, st.curr, limit, n)
+		r.reset = time.Duration(w - elapsed)
+		if r.remaining < d.results[best].remaining {
+			best = i
 		}
 	}
-	if all && n > 0 {
-		for i := range l.policies {
-			e.state[i].curr += n
+	if all {
+		if n > 0 {
+			for i := 0; i < np; i++ {
+				e.state[i].curr += n
+			}
 		}
+		if e.held {
+			e.hold(now, 0) // quota again: evictable like any key
+		}
+		e.unlock()
+		// The binding policy of an admitted request is the one with the
+		// least remaining.
+		d.Allowed, d.binding = true, int8(best)
+		d.Limit, d.Remaining, d.Reset = l.policies[best].Limit, d.results[best].remaining, d.results[best].reset
+		return d, nil
 	}
-	e.mu.Unlock()
-	d.n = len(l.policies)
-	for i, p := range l.policies {
-		d.results[i] = assessWindow(snap[i], p.Limit, n, now, l.windows[i])
+	for i := 0; i < np; i++ {
+		d.set(i, assessWindow(e.state[i], l.policies[i].Limit, n, now, l.windows[i]))
 	}
-	if !all {
-		unconsume(&d, n)
-	}
+	unconsume(&d, n)
 	d.finish(l.policies)
+	// A key being denied is evicted last (see table), until it could be
+	// admitted again. A cost above a Limit says nothing of the key's quota.
+	if d.RetryAfter > 0 {
+		e.hold(now, now+int64(d.RetryAfter))
+	}
+	e.unlock()
 	return d, nil
 }
 
@@ -128,86 +154,19 @@ func rollWindow(st windowState, now, w int64) windowState {
 	return st
 }
 
-// admits reports whether n more units fit when elapsed ns into the window.
-// Counts stay within the limit (at most 2^52), so with n checked first the
-// sums are exact in float64.
-// It multiplies before dividing so whole-number estimates are exact; the Lua
-// script in redisstore uses the same expression.
-func admits(prev, curr, limit, n, w, elapsed int64) bool {
-	if n > limit {
-		return false // never fits; and curr+n below cannot overflow
-	}
-	return float64(prev)*float64(w-elapsed)/float64(w)+float64(curr+n) <= float64(limit)
-}
-
 // assessWindow evaluates one policy for a request of n units. st must already
-// be rolled to now's window. Remaining and Reset describe the state after
-// the request if it is admitted.
+// be rolled to now's window.
 func assessWindow(st windowState, limit, n, now, w int64) Result {
-	elapsed := now - st.index*w
-	estimate := float64(st.prev)*float64(w-elapsed)/float64(w) + float64(st.curr)
-	toEnd := time.Duration(w - elapsed)
-	if admits(st.prev, st.curr, limit, n, w, elapsed) {
-		return Result{Allowed: true, Remaining: remaining(limit, estimate+float64(n)), Reset: toEnd}
-	}
-	r := Result{Remaining: remaining(limit, estimate), Reset: toEnd}
-	if n > limit {
-		return r
-	}
-	var wait int64
-	if st.curr+n <= limit {
-		// The previous window's share decays within this window.
-		e := w - int64(math.Floor(float64(limit-st.curr-n)*float64(w)/float64(st.prev)))
-		for e < w && !admits(st.prev, st.curr, limit, n, w, e) {
-			e++
-		}
-		wait = e - elapsed
-	} else {
-		// Wait for the next window, where this window's count decays.
-		e := w - int64(math.Floor(float64(limit-n)*float64(w)/float64(st.curr)))
-		for e < w && !admits(st.curr, 0, limit, n, w, e) {
-			e++
-		}
-		wait = (w - elapsed) + e
-	}
-	if wait < 1 { // rounding guard: a denial always asks for some wait
-		wait = 1
-	}
-	r.RetryAfter = time.Duration(wait)
-	r.Reset = r.RetryAfter
-	return r
-}
-
-func remaining(limit int64, used float64) int64 {
-	r := math.Floor(float64(limit) - used)
-	if r < 0 {
-		return 0
-	}
-	return int64(r)
+	r := slidingwindow.Assess(st.prev, st.curr, limit, n, now-st.index*w, w)
+	return Result{Allowed: r.Allowed, Remaining: r.Remaining, Reset: time.Duration(r.Reset), RetryAfter: time.Duration(r.RetryAfter)}
 }
 
 // unconsume corrects the Remaining of admitting policies in a denied
 // decision: nothing was consumed, so n units are still there.
 func unconsume(d *Decision, n int64) {
-	for i := 0; i < d.n; i++ {
-		if d.results[i].Allowed {
-			d.results[i].Remaining += n
+	for i := 0; i < int(d.n); i++ {
+		if d.admitted(i) {
+			d.results[i].remaining += n
 		}
 	}
-}
-
-// AssessSlidingWindow evaluates one sliding-window policy for a request of
-// n units, given the counts of the current and previous windows and how far
-// into the current window now is. It is the arithmetic of SlidingWindow,
-// exported for Limiter implementations that keep the counters elsewhere
-// (ratelimit/redisstore): elapsed and window are in one unit of time of the
-// caller's choice, unit is its length, and the Result's durations are
-// converted with it. The Result describes the policy alone; in a denied
-// multi-policy decision the admitting policies consumed nothing, so add n
-// back to their Remaining.
-func AssessSlidingWindow(prev, curr, limit, n, elapsed, window int64, unit time.Duration) Result {
-	r := assessWindow(windowState{curr: curr, prev: prev}, limit, n, elapsed, window)
-	r.Reset *= unit
-	r.RetryAfter *= unit
-	return r
 }

@@ -9,110 +9,83 @@ import (
 	"unsafe"
 )
 
-// table is a sharded map from key to per-key state with an approximately
-// least-recently-used list per shard. No lock covers more than one shard.
-// Idle entries are reclaimed lazily from the cold end of each shard's list,
-// and a full shard evicts a cold entry, so memory is bounded without a
-// background goroutine or a full scan.
+// table is a sharded map from key to per-key state, each shard a Go map
+// under one mutex, with an approximately least-recently-used list per
+// shard. No lock covers more than one shard. A decision holds its key's
+// shard lock from the lookup to the end of the update: the critical
+// section is a map lookup and a few arithmetic operations.
 //
-// Each entry has a lock of its own guarding its state; the shard's lock
-// guards only its map and list. A decision for a key already tracked
-// normally takes no shard lock and writes only its own entry: it finds the
-// entry in the shard's lock-free slot array, a 4-way set-associative cache
-// of the map with at least two slots per entry until it reaches twice the
-// shard's capacity (a lookup that misses falls back to the map under the
-// shard lock), and locks the entry. So goroutines
-// deciding for one hot key transfer one entry between cores rather than the
-// shard as well, and goroutines deciding for different keys share only
-// read-mostly memory.
+// Idle entries are reclaimed lazily from the cold end of each shard's
+// lists, and a full shard evicts a cold entry, so memory is bounded without
+// a background goroutine or a full scan. Recency is tracked CLOCK-style
+// (second chance): an access sets the entry's referenced bit; to evict, the
+// shard moves referenced entries from the cold end to the front, clearing
+// their bits, until it finds one that is not referenced.
 //
-// Recency is tracked CLOCK-style (second chance): an access sets the entry's
-// referenced bit; to evict, the shard moves referenced entries from the cold
-// end to the front, clearing their bits, until it finds one that is not
-// referenced (giving up after one pass, when every entry is in use). An
-// evicted key was not used since the sweep last cleared its bit,
-// approximately the least recently used. Idle entries are reclaimed, up to
-// two per access, whenever an access takes the shard lock; the shard
-// publishes the earliest time its cold end can be idle, and an access at or
-// after it takes the lock, so a shard with only hot keys is still drained.
+// Entries whose key is being denied (held, see hold) live on a second list
+// and are evicted only when the shard holds nothing else: forgetting a
+// denied key would hand it a fresh quota, so a client that floods the
+// table with new keys cannot reset its own exhausted key. The keys evicted
+// instead had quota left, so forgetting them costs at most what they had
+// already used.
 //
-// Lock order: a shard's lock before an entry's lock. An entry removed from
-// its shard is marked dead under its own lock; a lookup that locked a dead
-// entry retries under the shard lock.
+// A plain map under a shard lock was measured against a lock-free,
+// set-associative slot cache in front of the map (entries with their own
+// locks): the cache was not faster for a hot key nor for 1k to 1M live
+// keys in scattered order (BenchmarkTable; figures in the README), and
+// this is much simpler.
 type table[S any] struct {
 	seed     maphash.Seed
+	hashMask uint64 // all ones; tests narrow it to make keys collide
 	mask     uint64
-	maxSlots int   // the slot array never grows beyond this
 	idle     int64 // an entry unused for this long (ns) holds no state
 	shards   []shard[S]
 }
 
+// entry is one key's state. Its fields are guarded by its shard's lock
+// (lastUse is atomic for the limiters' reads only); those a decision reads
+// come first.
 type entry[S any] struct {
-	mu      sync.Mutex // guards dead and state; held by get's caller
-	dead    bool       // removed from its shard
-	ref     atomic.Uint32
-	lastUse atomic.Int64 // clock reading of the last access (ns); written under mu
+	s       *shardData[S] // its shard, whose lock get's caller holds
+	key     string        // in inline when it fits
+	inline  [inlineKey]byte
+	lastUse atomic.Int64 // clock reading of the last access (ns)
+	ref     bool         // accessed since the eviction sweep last passed
+	held    bool         // on the shard's held list
 	state   S
-	key     string
-	// Guarded by the shard's lock.
-	prev, next *entry[S]
+	until   int64     // held until this clock reading
+	hash    uint64    // of key, the shard map's key
+	same    *entry[S] // next entry whose key has the same hash
+	prev    *entry[S] // in the shard's live or held list
+	next    *entry[S]
 }
 
-// slots is a lock-free cache of a shard's map: groups of slotGroup entry
-// pointers (one cache line holds a group), an entry in the group its hash
-// selects. Written only under the shard lock.
-type slots[S any] struct {
-	mask uint64 // group index mask
-	p    []atomic.Pointer[entry[S]]
+// inlineKey is the longest key stored inside its entry, which then needs
+// no allocation of its own and whose comparison reads no other cache line;
+// client-address keys ("ip:2001:db8:1:2::/64") fit.
+const inlineKey = 24
+
+// list is a doubly linked list of entries, most recently added at head.
+type list[S any] struct {
+	head, tail *entry[S]
 }
 
-const slotGroup = 4
-
-func (sl *slots[S]) group(h uint64) []atomic.Pointer[entry[S]] {
-	i := ((h >> 32) & sl.mask) * slotGroup
-	return sl.p[i : i+slotGroup : i+slotGroup]
+type shardData[S any] struct {
+	mu       sync.Mutex
+	m        map[uint64]*entry[S] // by hash of the key, colliding keys chained
+	n        int                  // entries
+	live     list[S]              // keys with quota left
+	held     list[S]              // keys being denied
+	capacity int                  // the most keys m holds
+	idleAt   int64                // no entry is idle before this clock reading
 }
 
-// put caches e in its group: in a free slot, else in place of the entry
-// its hash picks.
-func (sl *slots[S]) put(h uint64, e *entry[S]) {
-	g := sl.group(h)
-	free := -1
-	for i := range g {
-		switch g[i].Load() {
-		case e:
-			return
-		case nil:
-			if free < 0 {
-				free = i
-			}
-		}
-	}
-	if free < 0 {
-		free = int(h>>62) % slotGroup
-	}
-	g[free].Store(e)
-}
-
-// shardHot is the part of a shard lookups read; the shard lock and list are
-// written only to insert, evict, reclaim or resize.
-type shardHot[S any] struct {
-	mu         sync.Mutex
-	idleAt     atomic.Int64 // no entry is idle before this clock reading
-	slots      atomic.Pointer[slots[S]]
-	m          map[string]*entry[S]
-	head, tail *entry[S] // front (most recently referenced) and cold end
-	capacity   int       // the most keys m holds
-}
-
-// shard pads shardHot to two cache lines (the adjacent-line prefetcher
+// shard pads shardData to two cache lines (the adjacent-line prefetcher
 // pairs lines), so neighbouring shards never share one.
 type shard[S any] struct {
-	shardHot[S]
-	_ [128 - unsafe.Sizeof(shardHot[struct{}]{})%128]byte
+	shardData[S]
+	_ [128 - unsafe.Sizeof(shardData[struct{}]{})%128]byte
 }
-
-const minSlots = 8
 
 func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 	n := 1
@@ -125,200 +98,202 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 	// maxKeys is shared out exactly: the first maxKeys%n shards hold one
 	// more than the others, so the table never tracks more than maxKeys.
 	base, extra := max(maxKeys/n, 1), maxKeys%n
-	per := base + min(extra, 1)
-	maxSlots := minSlots
-	for maxSlots < 2*per {
-		maxSlots <<= 1
-	}
-	t := &table[S]{
-		seed: maphash.MakeSeed(), mask: uint64(n - 1), idle: idle,
-		maxSlots: maxSlots, shards: make([]shard[S], n),
-	}
+	t := &table[S]{seed: maphash.MakeSeed(), hashMask: ^uint64(0), mask: uint64(n - 1), idle: idle, shards: make([]shard[S], n)}
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.capacity = base
 		if i < extra {
 			s.capacity++
 		}
-		s.m = make(map[string]*entry[S])
-		s.slots.Store(&slots[S]{mask: minSlots/slotGroup - 1, p: make([]atomic.Pointer[entry[S]], minSlots)})
-		s.idleAt.Store(math.MaxInt64)
+		s.m = make(map[uint64]*entry[S])
+		s.idleAt = math.MaxInt64
 	}
 	return t
 }
 
-// get returns key's entry locked; the caller must unlock e.mu. created
-// reports a new entry, whose state the caller initialises. The caller must
-// decide at e.lastUse, not at now: they differ when another goroutine that
-// read the clock later took the lock first, and deciding at the earlier
-// reading would move the entry's state back in time (a sliding window
-// would take the newer window for an old one and reset it; a token bucket
-// would refill the same interval twice).
+// get returns key's entry with its shard locked; the caller must call
+// e.unlock. created reports a new entry, whose state the caller initialises.
+// The caller must decide at e.lastUse, not at now: they differ when
+// another goroutine that read the clock later took the lock first, and
+// deciding at the earlier reading would move the entry's state back in
+// time (a sliding window would take the newer window for an old one and
+// reset it; a token bucket would refill the same interval twice).
 func (t *table[S]) get(key string, now int64) (e *entry[S], created bool) {
-	h := maphash.String(t.seed, key)
+	// One hash of the key picks the shard and is the map's key (the map
+	// hashes a uint64 far faster than a string).
+	h := maphash.String(t.seed, key) & t.hashMask
 	s := &t.shards[h&t.mask]
-	if now < s.idleAt.Load() {
-		g := s.slots.Load().group(h)
-		for i := range g {
-			if e = g[i].Load(); e != nil && e.key == key {
-				e.mu.Lock()
-				if !e.dead {
-					e.touch(now)
-					return e, false
-				}
-				e.mu.Unlock()
+	s.mu.Lock()
+	if now >= s.idleAt {
+		s.reclaim(now, t.idle)
+	}
+	for e = s.m[h]; e != nil; e = e.same {
+		if e.key == key {
+			if now > e.lastUse.Load() {
+				e.lastUse.Store(now)
+			}
+			e.ref = true
+			return e, false
+		}
+	}
+	if s.n >= s.capacity {
+		s.evict(now)
+	}
+	e = &entry[S]{s: &s.shardData, hash: h}
+	if len(key) <= inlineKey && len(key) > 0 {
+		// The entry's bytes are never written after this: the string
+		// stays immutable.
+		n := copy(e.inline[:], key)
+		e.key = unsafe.String(&e.inline[0], n)
+	} else {
+		e.key = strings.Clone(key)
+	}
+	e.lastUse.Store(now)
+	e.same = s.m[h]
+	s.m[h] = e
+	s.n++
+	s.live.pushFront(e)
+	if s.idleAt == math.MaxInt64 {
+		s.setIdleAt(t.idle)
+	}
+	return e, true
+}
+
+// unlock releases the lock get took.
+func (e *entry[S]) unlock() { e.s.mu.Unlock() }
+
+// hold records, with e's shard locked, that e's key is denied until the
+// clock reading until (or, for until <= now, that it has quota again).
+func (e *entry[S]) hold(now, until int64) {
+	s := e.s
+	if until > now {
+		e.until = until
+		if !e.held {
+			s.live.unlink(e)
+			s.held.pushFront(e)
+			e.held = true
+		}
+	} else if e.held {
+		s.held.unlink(e)
+		s.live.pushFront(e)
+		e.held = false
+	}
+}
+
+// reclaim drops up to two idle entries from the cold end of each list:
+// amortised O(1), and enough to drain a shard faster than one access can
+// add to it. The lists are only approximately ordered by last use (hits
+// never reorder them), so a busy cold end is moved to the front, and the
+// idle entries behind it come up in turn.
+func (s *shardData[S]) reclaim(now, idle int64) {
+	for _, l := range []*list[S]{&s.live, &s.held} {
+		for i := 0; i < 2 && l.tail != nil; i++ {
+			old := l.tail
+			if now-old.lastUse.Load() >= idle {
+				s.remove(l, old)
+				continue
+			}
+			if old == l.head {
 				break
+			}
+			old.ref = false
+			l.unlink(old)
+			l.pushFront(old)
+		}
+	}
+	s.setIdleAt(idle)
+}
+
+// setIdleAt publishes the earliest clock reading at which a cold end may be
+// idle.
+func (s *shardData[S]) setIdleAt(idle int64) {
+	at := int64(math.MaxInt64)
+	for _, e := range []*entry[S]{s.live.tail, s.held.tail} {
+		if e != nil {
+			if u := e.lastUse.Load(); u <= math.MaxInt64-idle {
+				at = min(at, u+idle)
 			}
 		}
 	}
-	return t.getLocked(s, h, key, now)
-}
-
-// touch records an access at now. lastUse never goes back: a goroutine
-// that read the clock before another but took the entry's lock after it
-// must not undo the later reading (callers decide at lastUse, see get).
-func (e *entry[S]) touch(now int64) {
-	if now > e.lastUse.Load() {
-		e.lastUse.Store(now)
-	}
-	if e.ref.Load() == 0 {
-		e.ref.Store(1)
-	}
-}
-
-// getLocked is get under the shard lock: it reclaims idle entries, finds or
-// inserts key's entry and caches it in the slot array.
-func (t *table[S]) getLocked(s *shard[S], h uint64, key string, now int64) (e *entry[S], created bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Reclaim at most two idle entries per access: amortised O(1), and
-	// enough to drain a shard faster than one access can add to it. The
-	// list is only approximately ordered by last use. When this access came
-	// because idleAt passed and the cold end turns out to be busy (fast-path
-	// hits never reorder the list, and idleAt followed it), the busy entry
-	// is moved to the front, so the idle ones behind it come up in turn
-	// rather than waiting for the shard to fill; otherwise a cold entry that
-	// is not idle ends the sweep.
-	sweep := now >= s.idleAt.Load()
-	for i := 0; i < 2; i++ {
-		old := s.tail
-		if old == nil {
-			break
-		}
-		if now-old.lastUse.Load() >= t.idle && s.kill(old, now, t.idle) {
-			s.remove(old, t)
-			continue
-		}
-		if !sweep || old == s.head {
-			break
-		}
-		old.ref.Store(0)
-		s.unlink(old)
-		s.pushFront(old)
-	}
-	e = s.m[key]
-	if e != nil {
-		e.mu.Lock() // never dead: dead entries are not in the map
-		e.touch(now)
-	} else {
-		if len(s.m) >= s.capacity {
-			s.evict(t)
-		}
-		e = &entry[S]{key: strings.Clone(key)}
-		e.lastUse.Store(now)
-		e.mu.Lock()
-		s.m[e.key] = e
-		s.pushFront(e)
-		created = true
-		s.grow(t)
-	}
-	s.slots.Load().put(h, e)
-	idleAt := int64(math.MaxInt64)
-	if s.tail != nil {
-		if u := s.tail.lastUse.Load(); u <= math.MaxInt64-t.idle {
-			idleAt = u + t.idle
-		}
-	}
-	if s.idleAt.Load() != idleAt {
-		s.idleAt.Store(idleAt)
-	}
-	return e, created
-}
-
-// kill marks e dead if it is still idle at now, and reports whether it did.
-// e's lock is not held by the caller.
-func (s *shard[S]) kill(e *entry[S], now, idle int64) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if idle >= 0 && now-e.lastUse.Load() < idle {
-		return false
-	}
-	e.dead = true
-	return true
+	s.idleAt = at
 }
 
 // evict removes one entry from a full shard: the first unreferenced one
-// from the cold end, moving referenced ones to the front and clearing their
-// bits on the way (at most one pass).
-func (s *shard[S]) evict(t *table[S]) {
-	for i := len(s.m); i > 0 && s.tail.ref.Load() != 0; i-- {
-		v := s.tail
-		v.ref.Store(0)
-		s.unlink(v)
-		s.pushFront(v)
+// from the cold end of the live list, moving referenced ones to the front
+// and clearing their bits on the way (at most one pass); only when every
+// key is held, the one held longest. Held entries whose hold has ended are
+// first returned to the live list.
+func (s *shardData[S]) evict(now int64) {
+	for s.held.tail != nil && s.held.tail.until <= now {
+		v := s.held.tail
+		s.held.unlink(v)
+		v.held = false
+		s.live.pushBack(v) // cold: it was last denied a while ago
 	}
-	v := s.tail
-	s.kill(v, 0, -1)
-	s.remove(v, t)
+	l := &s.live
+	if l.tail == nil {
+		l = &s.held
+	}
+	for i := s.n; i > 0 && l.tail.ref; i-- {
+		v := l.tail
+		v.ref = false
+		l.unlink(v)
+		l.pushFront(v)
+	}
+	s.remove(l, l.tail)
 }
 
-// grow doubles the slot array while it has fewer than two slots per entry.
-func (s *shard[S]) grow(t *table[S]) {
-	sl := s.slots.Load()
-	if len(sl.p) >= 2*len(s.m) || len(sl.p) >= t.maxSlots {
-		return
+// remove forgets e, which is on l.
+func (s *shardData[S]) remove(l *list[S], e *entry[S]) {
+	l.unlink(e)
+	p := s.m[e.hash]
+	switch {
+	case p == e && e.same == nil:
+		delete(s.m, e.hash)
+	case p == e:
+		s.m[e.hash] = e.same
+	default:
+		for p.same != e {
+			p = p.same
+		}
+		p.same = e.same
 	}
-	n := 2 * len(sl.p)
-	ns := &slots[S]{mask: uint64(n/slotGroup - 1), p: make([]atomic.Pointer[entry[S]], n)}
-	for k, e := range s.m {
-		ns.put(maphash.String(t.seed, k), e)
-	}
-	s.slots.Store(ns)
+	e.same = nil
+	s.n--
 }
 
-// pushFront links an unlinked e at the head.
-func (s *shard[S]) pushFront(e *entry[S]) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
+func (l *list[S]) pushFront(e *entry[S]) {
+	e.prev, e.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = e
 	} else {
-		s.tail = e
+		l.tail = e
 	}
-	s.head = e
+	l.head = e
 }
 
-func (s *shard[S]) unlink(e *entry[S]) {
+func (l *list[S]) pushBack(e *entry[S]) {
+	e.prev, e.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = e
+	} else {
+		l.head = e
+	}
+	l.tail = e
+}
+
+func (l *list[S]) unlink(e *entry[S]) {
 	if e.prev != nil {
 		e.prev.next = e.next
 	} else {
-		s.head = e.next
+		l.head = e.next
 	}
 	if e.next != nil {
 		e.next.prev = e.prev
 	} else {
-		s.tail = e.prev
+		l.tail = e.prev
 	}
 	e.prev, e.next = nil, nil
-}
-
-// remove unlinks a dead e and forgets it.
-func (s *shard[S]) remove(e *entry[S], t *table[S]) {
-	s.unlink(e)
-	delete(s.m, e.key)
-	g := s.slots.Load().group(maphash.String(t.seed, e.key))
-	for i := range g {
-		g[i].CompareAndSwap(e, nil)
-	}
 }
 
 func (t *table[S]) len() int {
@@ -326,7 +301,7 @@ func (t *table[S]) len() int {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		n += len(s.m)
+		n += s.n
 		s.mu.Unlock()
 	}
 	return n

@@ -98,29 +98,6 @@ func TestKnownKeyDecisionDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// A lookup can load an entry from the lock-free slot array just before the
-// entry is evicted; it must then notice that the entry is dead and not
-// count the decision into it.
-func TestDeadEntryInSlotIsNotUsed(t *testing.T) {
-	tb := newTable[int64](1, 1, 1<<62)
-	s := &tb.shards[0]
-	a, _ := tb.get("a", 1)
-	a.state = 7
-	a.mu.Unlock()
-	b, _ := tb.get("b", 2) // capacity 1: evicts a
-	b.mu.Unlock()
-	if !a.dead {
-		t.Fatal("evicted entry not marked dead")
-	}
-	// Simulate the race: the slot still holds the evicted entry.
-	s.slots.Load().put(maphash.String(tb.seed, "a"), a)
-	e, created := tb.get("a", 3)
-	defer e.mu.Unlock()
-	if e == a || !created || e.state != 0 {
-		t.Fatalf("got the dead entry back (created %v, state %d)", created, e.state)
-	}
-}
-
 // Decisions for few hot keys race with insertions that evict and reclaim
 // entries of the same shard; under -race this checks the locking, and the
 // cap must hold throughout.
@@ -151,5 +128,126 @@ func TestConcurrentChurnKeepsCap(t *testing.T) {
 				t.Fatalf("Len = %d, above MaxKeys 8", n)
 			}
 		})
+	}
+}
+
+// Flooding the table with new keys must not reset a key that is being
+// denied: eviction prefers keys with quota left, so the exhausted key stays
+// tracked, and denied, inside its window. The flood's own keys are evicted
+// instead, and the cap holds.
+func TestEvictionKeepsDeniedKeys(t *testing.T) {
+	for _, kind := range []string{"sliding", "bucket"} {
+		for _, shards := range []int{1, 64} {
+			t.Run(fmt.Sprint(kind, "/shards=", shards), func(t *testing.T) {
+				clock := &testClock{now: time.Unix(1e9, 0)}
+				l := newMemoryLimiter(t, kind, []Policy{PerMinute("m", 5)}, MemoryOptions{MaxKeys: 256, Shards: shards, Clock: clock.Now})
+				ctx := context.Background()
+				for i := 0; i < 6; i++ {
+					_, _ = l.AllowN(ctx, "attacker", 1)
+				}
+				for i := 0; i < 10*256; i++ {
+					if d, _ := l.AllowN(ctx, fmt.Sprint("flood-", i), 1); !d.Allowed {
+						t.Fatalf("flood key %d denied", i)
+					}
+					clock.now = clock.now.Add(time.Millisecond)
+				}
+				if d, _ := l.AllowN(ctx, "attacker", 1); d.Allowed {
+					t.Fatal("an exhausted key was admitted again after a flood of new keys: eviction reset it")
+				}
+				if n := l.Len(); n > 256 {
+					t.Fatalf("Len = %d, above MaxKeys 256", n)
+				}
+			})
+		}
+	}
+}
+
+// When every key of a shard is being denied, one of them must still make
+// room for a new key: the one held longest.
+func TestEvictionWhenEveryKeyIsDenied(t *testing.T) {
+	for _, kind := range []string{"sliding", "bucket"} {
+		t.Run(kind, func(t *testing.T) {
+			clock := &testClock{now: time.Unix(1e9, 0)}
+			l := newMemoryLimiter(t, kind, []Policy{PerMinute("m", 1)}, MemoryOptions{MaxKeys: 3, Shards: 1, Clock: clock.Now})
+			ctx := context.Background()
+			for _, k := range []string{"a", "b", "c"} {
+				_, _ = l.AllowN(ctx, k, 1)
+				_, _ = l.AllowN(ctx, k, 1) // denied: held
+			}
+			if d, _ := l.AllowN(ctx, "d", 1); !d.Allowed {
+				t.Fatal("a new key was denied")
+			}
+			if n := l.Len(); n != 3 {
+				t.Fatalf("Len = %d, want 3", n)
+			}
+			if d, _ := l.AllowN(ctx, "a", 1); !d.Allowed {
+				t.Fatal("the key held longest should have been evicted for d")
+			}
+		})
+	}
+}
+
+// Keys whose hashes collide share a map slot, chained: each keeps its own
+// entry through lookups, evictions and idle reclaim.
+func TestTableCollidingKeys(t *testing.T) {
+	tb := newTable[int](1, 8, 100)
+	tb.hashMask = 1 // every key hashes to 0 or 1
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
+	for i, k := range keys {
+		e, created := tb.get(k, 1)
+		if !created {
+			t.Fatalf("%s: found an entry of another key", k)
+		}
+		e.state = i
+		e.unlock()
+	}
+	for i, k := range keys {
+		e, created := tb.get(k, 2)
+		if created || e.state != i || e.key != k {
+			t.Fatalf("%s: created %v, state %d", k, created, e.state)
+		}
+		e.unlock()
+	}
+	// A new key evicts one (all were referenced: CLOCK clears them and
+	// takes the coldest); the others stay intact.
+	e, _ := tb.get("x", 3)
+	e.state = 99
+	e.unlock()
+	if n := tb.len(); n != 8 {
+		t.Fatalf("len %d, want 8", n)
+	}
+	found := 0
+	for i, k := range keys {
+		s := &tb.shards[0]
+		for p := s.m[maphash.String(tb.seed, k)&tb.hashMask]; p != nil; p = p.same {
+			if p.key == k {
+				found++
+				if p.state != i {
+					t.Fatalf("%s: state %d, want %d", k, p.state, i)
+				}
+			}
+		}
+	}
+	if found != 7 {
+		t.Fatalf("%d of the 8 first keys kept their entries, want 7 (one evicted for x)", found)
+	}
+	// Idle reclaim unlinks colliding entries from their chains.
+	e, _ = tb.get("late", 1000)
+	e.unlock()
+	for i := 0; i < 10; i++ {
+		e, _ = tb.get("late", 1000)
+		e.unlock()
+	}
+	if n := tb.len(); n != 1 {
+		t.Fatalf("len %d after idle reclaim, want 1", n)
+	}
+	for i := range tb.shards {
+		for h, p := range tb.shards[i].m {
+			for ; p != nil; p = p.same {
+				if p.hash != h || p.key != "late" {
+					t.Fatalf("stale entry %q in chain %d", p.key, h)
+				}
+			}
+		}
 	}
 }

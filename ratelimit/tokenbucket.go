@@ -70,25 +70,25 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 			e.state[i] = rate.NewLimiter(l.limits[i], int(min(p.Limit, math.MaxInt)))
 		}
 	}
-	d.n = len(l.policies)
+	d.n = int8(len(l.policies))
 	all := true
 	for i, p := range l.policies {
 		tokens := e.state[i].TokensAt(t)
 		r := &d.results[i]
 		perUnit := float64(time.Second) / float64(l.limits[i])
 		if tokens >= float64(n) {
-			r.Allowed = true
-			r.Remaining = int64(math.Floor(tokens - float64(n)))
-			r.Reset = time.Duration(math.Ceil((float64(p.Limit) - tokens + float64(n)) * perUnit))
+			d.allowed |= 1 << i
+			r.remaining = int64(math.Floor(tokens - float64(n)))
+			r.reset = time.Duration(math.Ceil((float64(p.Limit) - tokens + float64(n)) * perUnit))
 			continue
 		}
 		all = false
-		r.Remaining = max(0, int64(math.Floor(tokens)))
+		r.remaining = max(0, int64(math.Floor(tokens)))
 		if n <= p.Limit {
-			r.RetryAfter = max(1, time.Duration(math.Ceil((float64(n)-tokens)*perUnit)))
-			r.Reset = r.RetryAfter
+			r.retryAfter = max(1, time.Duration(math.Ceil((float64(n)-tokens)*perUnit)))
+			r.reset = r.retryAfter
 		} else {
-			r.Reset = time.Duration(math.Ceil((float64(p.Limit) - tokens) * perUnit))
+			r.reset = time.Duration(math.Ceil((float64(p.Limit) - tokens) * perUnit))
 		}
 	}
 	if all && n > 0 {
@@ -98,7 +98,15 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	} else if !all {
 		unconsume(&d, n)
 	}
-	e.mu.Unlock()
 	d.finish(l.policies)
+	// A key being denied is evicted last (see table), until it could be
+	// admitted again.
+	tn := int64(t.Sub(l.epoch))
+	if !all && d.RetryAfter > 0 {
+		e.hold(tn, tn+int64(d.RetryAfter))
+	} else if all && e.held {
+		e.hold(tn, 0)
+	}
+	e.unlock()
 	return d, nil
 }

@@ -101,14 +101,8 @@ func newHandler(cursorKey []byte) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	clientIP, err := ratelimit.ClientIP(ratelimit.ClientIPOptions{}) // add TrustedProxies behind a load balancer
-	if err != nil {
-		return nil, err
-	}
-	limit, err := ratelimit.NewMiddleware(limiter, clientIP, ratelimit.Options{})
-	if err != nil {
-		return nil, err
-	}
+	// Add TrustedProxies to ClientIPOptions behind a load balancer.
+	limit := ratelimit.New(limiter, ratelimit.ClientIP(ratelimit.ClientIPOptions{}), ratelimit.Options{})
 
 	s := &service{orders: &store{nextID: 1}, valid: valid, pager: pager}
 	s.orders.add("coffee", 2)

@@ -62,6 +62,14 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 // Resolve returns the client address of req, or the zero Addr when
 // req.RemoteAddr itself is not an address (a custom listener); callers then
 // key on the raw RemoteAddr instead of skipping.
+//
+// X-Forwarded-For is walked from the right, entry by entry, without
+// splitting the value: the cost is that of the hops examined, whatever the
+// header's size, and nothing is allocated. A Forwarded value is first
+// checked whole against the RFC 7239 grammar in one pass that allocates
+// nothing (a quote far to the left changes the meaning of everything after
+// it), then walked from the right the same way; if any field line is
+// malformed the whole value is untrusted and the socket peer is the client.
 func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 	peer, ok := ParseAddr(req.RemoteAddr)
 	if !ok {
@@ -70,24 +78,33 @@ func (r *Resolver) Resolve(req *http.Request) netip.Addr {
 	if len(r.trusted) == 0 || !r.isTrusted(peer) {
 		return peer
 	}
-	var hops []string
+	// The names are canonical: index the map rather than canonicalise.
 	if r.header == Forwarded {
-		hops = ForwardedFor(req.Header.Values("Forwarded"))
-	} else {
-		hops = SplitXFF(req.Header.Values("X-Forwarded-For"))
+		lines := req.Header["Forwarded"]
+		for _, v := range lines {
+			if !validForwarded(v) {
+				return peer
+			}
+		}
+		h := forwardedHops{fieldLines{lines: lines}}
+		return r.walk(peer, h.next)
 	}
-	return r.pick(peer, hops)
+	h := xffHops{fieldLines{lines: req.Header["X-Forwarded-For"]}}
+	return r.walk(peer, h.next)
 }
 
-// pick walks hops from the right. An address a trusted proxy could not have
+// walk reads hops from the right. An address a trusted proxy could not have
 // written (unparseable, "unknown", obfuscated) ends the walk at that proxy:
 // grouping such requests under the proxy is safer than believing anything
 // further left.
-func (r *Resolver) pick(peer netip.Addr, hops []string) netip.Addr {
+func (r *Resolver) walk(peer netip.Addr, next func() (netip.Addr, bool, bool)) netip.Addr {
 	last := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := ParseAddr(hops[i])
-		if !ok {
+	for {
+		a, isAddr, more := next()
+		if !more {
+			return last
+		}
+		if !isAddr {
 			return last
 		}
 		if !r.isTrusted(a) {
@@ -95,119 +112,65 @@ func (r *Resolver) pick(peer netip.Addr, hops []string) netip.Addr {
 		}
 		last = a
 	}
-	return last
 }
 
-// SplitXFF splits X-Forwarded-For field lines into hops, left to right.
-func SplitXFF(values []string) []string {
-	var hops []string
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			hops = append(hops, strings.TrimSpace(part))
-		}
-	}
-	return hops
+// maxHop is the longest X-Forwarded-For entry, spaces included, that can
+// be an address ("[" IPv6 with a zone "]:" port); a longer one is garbage
+// and is not searched for its end.
+const maxHop = 256
+
+// fieldLines hands out a header's field lines from the last.
+type fieldLines struct {
+	lines  []string
+	cur    string // the part of the current line not yet read
+	inLine bool
 }
 
-// ForwardedFor returns the for= value of each element of the Forwarded field
-// lines, left to right, unquoted; "" for an element without one. Quoted
-// strings may contain commas and semicolons.
-func ForwardedFor(values []string) []string {
-	var hops []string
-	for _, v := range values {
-		elem := ""
-		inElem := false
-		for len(v) > 0 {
-			v = strings.TrimLeft(v, " \t")
-			if v == "" {
-				break
-			}
-			if v[0] == ',' {
-				hops = append(hops, elem)
-				elem, inElem = "", false
-				v = v[1:]
-				continue
-			}
-			if v[0] == ';' {
-				v = v[1:]
-				continue
-			}
-			inElem = true
-			// name
-			eq := strings.IndexAny(v, "=,;")
-			if eq < 0 || v[eq] != '=' {
-				// A parameter without a value: malformed, skip it.
-				if eq < 0 {
-					v = ""
-				} else {
-					v = v[eq:]
-				}
-				elem = "\x00" // poison: a broken element is not an address
-				continue
-			}
-			name := strings.TrimSpace(v[:eq])
-			v = v[eq+1:]
-			var val string
-			if strings.HasPrefix(v, `"`) {
-				var b strings.Builder
-				i := 1
-				closed := false
-				for ; i < len(v); i++ {
-					c := v[i]
-					if c == '\\' && i+1 < len(v) {
-						i++
-						b.WriteByte(v[i])
-						continue
-					}
-					if c == '"' {
-						closed = true
-						i++
-						break
-					}
-					b.WriteByte(c)
-				}
-				val = b.String()
-				if !closed {
-					val = "\x00"
-				}
-				v = v[i:]
-			} else {
-				end := strings.IndexAny(v, ",;")
-				if end < 0 {
-					end = len(v)
-				}
-				val = strings.TrimSpace(v[:end])
-				v = v[end:]
-			}
-			if strings.EqualFold(name, "for") {
-				elem = stripObfuscatedPort(val)
-			}
+// line makes cur the line being read, taking the next one when the
+// current one is done; false when none is left.
+func (f *fieldLines) line() bool {
+	if !f.inLine {
+		if len(f.lines) == 0 {
+			return false
 		}
-		if inElem || elem != "" {
-			hops = append(hops, elem)
-		}
+		f.cur = f.lines[len(f.lines)-1]
+		f.lines = f.lines[:len(f.lines)-1]
+		f.inLine = true
 	}
-	return hops
+	return true
 }
 
-// stripObfuscatedPort removes an RFC 7239 obfuscated port ("_" then
-// ALPHA / DIGIT / "." / "_" / "-") from a node, "192.0.2.43:_p1" or
-// "[2001:db8::1]:_p1": the address in front of it is real, and treating the
-// whole node as garbage would key every client of that proxy as the proxy.
-func stripObfuscatedPort(v string) string {
-	i := strings.LastIndex(v, ":_")
-	if i <= 0 || (v[i-1] != ']' && strings.Contains(v[:i], ":")) {
-		return v
+// xffHops iterates the comma-separated entries of X-Forwarded-For field
+// lines from the right: the last line first, each line's last entry first.
+// Empty entries are entries (garbage).
+type xffHops struct{ fieldLines }
+
+// next returns the next entry's address; isAddr is false for garbage, more
+// false when no entry is left.
+func (h *xffHops) next() (a netip.Addr, isAddr, more bool) {
+	if !h.line() {
+		return netip.Addr{}, false, false
 	}
-	for _, c := range []byte(v[i+2:]) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return v
+	// Look for the entry's start only within maxHop+1 bytes of its end.
+	from := max(0, len(h.cur)-maxHop-1)
+	i := strings.LastIndexByte(h.cur[from:], ',')
+	if i < 0 {
+		if from > 0 {
+			return netip.Addr{}, false, true // an entry longer than maxHop
 		}
+		hop := h.cur
+		h.cur, h.inLine = "", false
+		a, ok := ParseAddr(strings.TrimSpace(hop))
+		return a, ok, true
 	}
-	if i+2 == len(v) {
-		return v
+	i += from
+	hop := h.cur[i+1:]
+	h.cur = h.cur[:i]
+	if len(hop) > maxHop {
+		return netip.Addr{}, false, true
 	}
-	return v[:i]
+	a, isAddr = ParseAddr(strings.TrimSpace(hop))
+	return a, isAddr, true
 }
 
 // ParseAddr parses a host address as found in RemoteAddr, X-Forwarded-For

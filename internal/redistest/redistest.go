@@ -72,6 +72,21 @@ func Run(m *testing.M) int {
 	return code
 }
 
+// RunWith is Run with a setup step that runs before the tests and
+// examples, once Client, Cluster and Options may be used: an Example that
+// shows a plain redis.NewClient reads the address setup stored in a
+// package variable. A setup error fails the binary without running them.
+func RunWith(m *testing.M, setup func() error) int {
+	mainRunning.Store(true)
+	defer mainRunning.Store(false)
+	defer stopShared()
+	if err := setup(); err != nil {
+		fmt.Fprintln(os.Stderr, "redistest: setup:", err)
+		return 1
+	}
+	return m.Run()
+}
+
 func stopShared() {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()

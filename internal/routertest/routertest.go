@@ -153,10 +153,7 @@ func NewSetup(t testing.TB, rec Recover) Setup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limit, err := ratelimit.NewMiddleware(limiter, func(*http.Request) string { return "everyone" }, ratelimit.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	limit := ratelimit.New(limiter, func(*http.Request) string { return "everyone" }, ratelimit.Options{})
 	return Setup{Idempotency: idem, RateLimit: limit, Recover: rec, Hits: new(Hits)}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/backstop-go/backstop/internal/slidingwindow"
 	"github.com/backstop-go/backstop/ratelimit"
 )
 
@@ -32,14 +33,20 @@ type Options struct {
 	// The braces are the Redis Cluster hash tag, so the script runs on the
 	// key's slot whatever the key contains.
 	Prefix string
-	// Timeout bounds each decision, round trip included, so a slow Redis
-	// turns into a quick error the middleware's FailurePolicy handles.
-	// Default 100ms; negative means only the caller's context bounds it.
+	// Timeout bounds each call (AllowN, Ping), round trips, go-redis's
+	// retries and their backoff included, so a slow or absent Redis turns
+	// into a quick error the middleware's FailurePolicy handles. Default
+	// 50ms: a refused connection answers within it (go-redis would
+	// otherwise retry the dial with backoff for about 1.7s), while a single
+	// dropped connection still gets go-redis's retry, which starts within
+	// 30ms of the failure with the client's default backoff. Negative means
+	// only the caller's context bounds a call.
+	//
 	// It is applied as a context deadline, which go-redis honours while
-	// dialling and waiting for a pooled connection, and on the socket only
-	// when the client has ContextTimeoutEnabled: set that (or a short
-	// ReadTimeout) so a hung, rather than refused, Redis is cut off too.
-	// Concurrent decisions share one deadline timer per Timeout/4, so a
+	// dialling, backing off and waiting for a pooled connection, and on the
+	// socket only when the client has ContextTimeoutEnabled: set that (or a
+	// short ReadTimeout) so a hung, rather than refused, Redis is cut off
+	// too. Concurrent calls share one deadline timer per Timeout/4, so a
 	// call may get up to 1.25×Timeout; a caller's earlier deadline wins.
 	// Once a call has started it ends at that deadline or with the reply,
 	// not when ctx is cancelled (AllowN checks ctx before the call).
@@ -66,7 +73,7 @@ type Limiter struct {
 	argTmpl  []any     // cost, clock, expiry, packed limits and windows (µs), formats: see sliding.lua
 	args     sync.Pool // of *scriptArgs
 	timeout  time.Duration
-	shared   atomic.Pointer[sharedBound]
+	shared   atomic.Pointer[deadlineSlice]
 	denied   *deniedCache
 
 	// now, when set by tests, replaces the server clock (µs).
@@ -75,9 +82,13 @@ type Limiter struct {
 
 // New returns a Limiter enforcing policies on client, which may be any
 // redis.UniversalClient: a single node, Sentinel, Ring or Cluster client.
+// New does no network I/O: the first call dials, and Ping checks the
+// server. It returns an error wrapping ratelimit.ErrInvalidPolicy for
+// invalid policies, and one for a Prefix containing a brace; it panics on
+// a nil client.
 func New(client redis.UniversalClient, policies []ratelimit.Policy, opts Options) (*Limiter, error) {
 	if client == nil {
-		return nil, errors.New("redisstore: nil client")
+		panic("redisstore: New: nil client")
 	}
 	if err := ratelimit.ValidatePolicies(policies); err != nil {
 		return nil, err
@@ -89,7 +100,7 @@ func New(client redis.UniversalClient, policies []ratelimit.Policy, opts Options
 		return nil, errors.New("redisstore: Prefix must not contain { or }")
 	}
 	if opts.Timeout == 0 {
-		opts.Timeout = 100 * time.Millisecond
+		opts.Timeout = 50 * time.Millisecond
 	}
 	if opts.DeniedCacheSize == 0 {
 		opts.DeniedCacheSize = 10_000
@@ -149,13 +160,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int64) (ratelimit.De
 		sa.args[1] = l.now()
 	}
 
-	rctx := ctx
-	if l.timeout > 0 {
-		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > l.timeout {
-			rctx = boundedCtx{values: ctx, bound: l.bound()}
-		}
-	}
-	reply, err := slidingScript.Run(rctx, l.client, sa.keys, sa.args...).Text()
+	reply, err := slidingScript.Run(l.bounded(ctx), l.client, sa.keys, sa.args...).Text()
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return ratelimit.Decision{}, cerr
@@ -179,8 +184,10 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int64) (ratelimit.De
 		if admitted && n > 0 {
 			curr -= n // the reply's count includes this request
 		}
-		results[i] = ratelimit.AssessSlidingWindow(num(3*i+2), curr, p.Limit, n, now%w, w, time.Microsecond)
-		all = all && results[i].Allowed
+		r := slidingwindow.Assess(num(3*i+2), curr, p.Limit, n, now%w, w)
+		results[i] = ratelimit.Result{Allowed: r.Allowed, Remaining: r.Remaining,
+			Reset: time.Duration(r.Reset) * time.Microsecond, RetryAfter: time.Duration(r.RetryAfter) * time.Microsecond}
+		all = all && r.Allowed
 	}
 	if all != admitted {
 		// Both sides evaluate the same IEEE expression on the same numbers.
@@ -193,57 +200,97 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int64) (ratelimit.De
 			}
 		}
 	}
-	d := ratelimit.NewDecision(l.policies, results[:len(l.policies)])
+	d, err := ratelimit.NewDecision(l.policies, results[:len(l.policies)])
+	if err != nil {
+		return ratelimit.Decision{}, err // unreachable: one result per policy
+	}
 	if !d.Allowed && d.RetryAfter > 0 && l.denied != nil && n > 0 {
 		l.denied.put(key, n, &d)
 	}
 	return d, nil
 }
 
+// Ping checks that Redis answers, within Options.Timeout like every call,
+// through the client the Limiter holds, so that the Limiter can serve as a
+// readiness check. Errors wrap ratelimit.ErrStoreUnavailable; a done ctx
+// returns its error.
+func (l *Limiter) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := l.client.Ping(l.bounded(ctx)).Err(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return cerr
+		}
+		return fmt.Errorf("%w: %w", ratelimit.ErrStoreUnavailable, err)
+	}
+	return nil
+}
+
 // A per-call context.WithTimeout costs a runtime timer per decision, and
 // adding a timer earlier than the network poller's sleep wakes the poller (a
 // syscall and a context switch): about 5 allocations and several µs per call
-// under load. Instead, calls share one deadline context per slice of
-// Timeout/4: each call's deadline is between Timeout and 1.25×Timeout away.
+// under load. Instead, calls share one deadline per slice of Timeout/4: each
+// call's deadline is between Timeout and 1.25×Timeout away.
 
-// sharedBound is a deadline context shared by calls.
-type sharedBound struct {
-	ctx      context.Context
-	cancel   context.CancelFunc // unused: the deadline's timer releases ctx
-	deadline time.Time
+// deadlineSlice is a deadline shared by calls: done is closed when it
+// passes.
+type deadlineSlice struct {
+	at   time.Time
+	done chan struct{}
 }
 
-// bound returns a shared context whose deadline is at least l.timeout away.
-func (l *Limiter) bound() context.Context {
-	slice := max(l.timeout/4, time.Millisecond)
+// bounded returns the context a call runs under: ctx itself when its own
+// deadline comes within Timeout, else a context with ctx's values and a
+// shared deadline at least Timeout away.
+func (l *Limiter) bounded(ctx context.Context) context.Context {
+	if l.timeout <= 0 {
+		return ctx
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= l.timeout {
+		return ctx
+	}
+	return boundedCtx{values: ctx, slice: l.slice()}
+}
+
+// slice returns a shared deadline at least l.timeout away.
+func (l *Limiter) slice() *deadlineSlice {
+	step := max(l.timeout/4, time.Millisecond)
 	for {
 		now := time.Now()
-		sb := l.shared.Load()
-		if sb != nil && sb.deadline.Sub(now) >= l.timeout {
-			return sb.ctx
+		ds := l.shared.Load()
+		if ds != nil && ds.at.Sub(now) >= l.timeout {
+			return ds
 		}
-		dl := now.Add(l.timeout + slice) // keeps the monotonic reading
-		ctx, cancel := context.WithDeadline(context.Background(), dl)
-		if l.shared.CompareAndSwap(sb, &sharedBound{ctx: ctx, cancel: cancel, deadline: dl}) {
-			return ctx // its own timer releases it at the deadline
+		at := now.Add(l.timeout + step) // keeps the monotonic reading
+		next := &deadlineSlice{at: at, done: make(chan struct{})}
+		if l.shared.CompareAndSwap(ds, next) {
+			time.AfterFunc(at.Sub(now), func() { close(next.done) })
+			return next
 		}
-		cancel() // another caller installed one first
 	}
 }
 
-// boundedCtx carries the values of the caller's context with the deadline,
-// Done channel and error of a shared bound, so a store call is limited by
-// Timeout but not interrupted when the caller's context is cancelled (which
-// AllowN checks before the call).
+// boundedCtx carries the values of the caller's context with a shared
+// deadline, so a store call is limited by Timeout but not interrupted when
+// the caller's context is cancelled (which AllowN checks before the call).
+// It lives only for the call.
 type boundedCtx struct {
 	values context.Context
-	bound  context.Context
+	slice  *deadlineSlice
 }
 
-func (c boundedCtx) Deadline() (time.Time, bool) { return c.bound.Deadline() }
-func (c boundedCtx) Done() <-chan struct{}       { return c.bound.Done() }
-func (c boundedCtx) Err() error                  { return c.bound.Err() }
-func (c boundedCtx) Value(key any) any           { return c.values.Value(key) }
+func (c boundedCtx) Deadline() (time.Time, bool) { return c.slice.at, true }
+func (c boundedCtx) Done() <-chan struct{}       { return c.slice.done }
+func (c boundedCtx) Err() error {
+	select {
+	case <-c.slice.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+func (c boundedCtx) Value(key any) any { return c.values.Value(key) }
 
 // scriptArgs are the reusable key and argument slices of one script call.
 type scriptArgs struct {
@@ -293,7 +340,8 @@ func (c *deniedCache) get(key string, cost int64, policies []ratelimit.Policy) (
 			rs[i].Reset = max(0, rs[i].Reset-elapsed)
 		}
 	}
-	return ratelimit.NewDecision(policies, rs), true
+	d, err := ratelimit.NewDecision(policies, rs)
+	return d, err == nil
 }
 
 func (c *deniedCache) put(key string, cost int64, d *ratelimit.Decision) {
