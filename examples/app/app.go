@@ -295,10 +295,26 @@ func (a *App) Serve(ctx context.Context, handler http.Handler) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
+	a.awaitReady(ctx, 5*time.Second)
 	a.Logger.Info("listening", "addr", ln.Addr().String())
 	err = a.Health.Serve(ctx, srv, func() error { return srv.Serve(ln) })
 	a.Logger.Info("shut down")
 	return err
+}
+
+// awaitReady gives the background readiness checks up to limit to report
+// their first results, so that /readyz is accurate from the first request:
+// a check fails until its first run. A backing service that is down at
+// start does not stop the service, which then starts not ready.
+func (a *App) awaitReady(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for a.Health.Check(ctx, health.Ready).Status != health.StatusPass && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func (a *App) close() {

@@ -64,7 +64,7 @@ func (a *App) accessLog(next http.Handler, route func(*http.Request) string) htt
 			slog.String("method", knownMethod(r.Method)),
 			slog.String("route", name),
 			slog.Int("status", sw.status()),
-			slog.Duration("duration", time.Since(start)),
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		)
 	})
 }

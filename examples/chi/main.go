@@ -39,8 +39,8 @@ func routes(a *app.App) http.Handler {
 		}
 		return ""
 	}))
-	r.NotFound(problem.HandlerFunc(notFound))
-	r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed))
+	r.NotFound(problem.HandlerFunc(notFound).ServeHTTP)
+	r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed).ServeHTTP)
 
 	r.Get("/livez", a.Health.Handler(health.Live).ServeHTTP)
 	r.Get("/readyz", a.Health.Handler(health.Ready).ServeHTTP)
@@ -51,8 +51,8 @@ func routes(a *app.App) http.Handler {
 		// Identify, then limit: anonymous requests, failed logins and bad
 		// tokens count against the caller's address.
 		r.Use(a.Auth.Identify, a.Limiter.Handler)
-		r.NotFound(problem.HandlerFunc(notFound))
-		r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed))
+		r.NotFound(problem.HandlerFunc(notFound).ServeHTTP)
+		r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed).ServeHTTP)
 
 		r.Post("/users", problem.HandlerFunc(h.CreateUser).ServeHTTP)
 		r.Post("/tokens", problem.HandlerFunc(h.CreateToken).ServeHTTP)
