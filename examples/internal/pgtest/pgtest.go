@@ -79,6 +79,13 @@ type sharedServer struct {
 // Main runs the tests of m, stops the server they shared, if one was
 // started, and exits with the tests' code. Call it from TestMain.
 func Main(m *testing.M) {
+	os.Exit(Run(m))
+}
+
+// Run is Main for a TestMain that has more to do: it runs the tests (m is a
+// *testing.M, or anything whose Run wraps one, such as another harness's
+// Run), stops the shared server and returns the exit code.
+func Run(m interface{ Run() int }) int {
 	mainCalled = true
 	code := m.Run()
 	if shared.srv != nil {
@@ -86,7 +93,7 @@ func Main(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // URL returns the URL of the shared server: DATABASE_URL, or the server
@@ -172,6 +179,51 @@ func Conn(t testing.TB) *pgx.Conn {
 		}
 	})
 	return conn
+}
+
+// Database creates an empty database on the shared server and returns its
+// URL, for a test that hands a whole database to another process. The
+// database is dropped when t ends, after the cleanups registered later (so
+// stop the process with a cleanup registered after this call).
+func Database(t testing.TB) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(URL(t))
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", EnvURL, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.ConnectConfig(ctx, cfg.Copy())
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	defer admin.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "pgtest_" + hex.EncodeToString(b[:])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		admin, err := pgx.ConnectConfig(ctx, cfg.Copy())
+		if err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+			return
+		}
+		defer admin.Close(ctx)
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	u := cfg.ConnString()
+	// Swap the database name in the URL; keyword/value strings get a dbname.
+	if pu, err := url.Parse(u); err == nil && pu.Scheme != "" {
+		pu.Path = "/" + name
+		return pu.String()
+	}
+	return u + " dbname=" + name
 }
 
 var errNoBinaries = errors.New("no PostgreSQL server binaries (initdb, postgres) found")

@@ -1,0 +1,6 @@
+// Package app is the domain of the reference service that examples/chi,
+// examples/echo, examples/gin and examples/stdlib share: configuration from
+// the environment, the user and order stores (in memory or PostgreSQL), and
+// the HTTP handlers and middleware wiring every variant mounts in its own
+// router.
+package app

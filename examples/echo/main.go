@@ -1,0 +1,88 @@
+// Command echo is the reference orders service on labstack/echo (v4),
+// composing every Backstop package through echoadapter, so that handlers
+// return errors the echo way and every error is an RFC 9457 problem. See
+// examples/README.md for the configuration and a curl walk-through.
+//
+//	go run ./examples/echo
+package main
+
+import (
+	"net/http"
+	"os"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/backstop-go/backstop/echoadapter"
+	"github.com/backstop-go/backstop/examples/app"
+	"github.com/backstop-go/backstop/health"
+)
+
+func main() {
+	os.Exit(app.Main(routes))
+}
+
+// routes mounts the service on echo. The order of the middleware:
+//
+//	Observe (spans, metrics, logs, recover), around the whole Echo
+//	  └ Identify (read the token; never refuses)
+//	      └ RateLimit (keyed by principal, or by address when anonymous)
+//	          └ RequireScopes (401, 403)
+//	              └ Idempotency (POST /v1/orders)
+//	                  └ handler (decode + validate + domain), returning errors
+func routes(a *app.App) http.Handler {
+	h := a.Handlers
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = echoadapter.ErrorHandler(nil) // echo's 404/405 and returned errors as problems
+	// Name spans and log lines by echo's route template: Observe wraps the
+	// Echo from outside and reads the request's Pattern once it returns.
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Request().Pattern = c.Request().Method + " " + c.Path()
+			return next(c)
+		}
+	})
+
+	e.GET("/livez", echo.WrapHandler(a.Health.Handler(health.Live)))
+	e.GET("/readyz", echo.WrapHandler(a.Health.Handler(health.Ready)))
+	e.GET("/readyz/:name", withPathValue("name", a.Health.Handler(health.Ready)))
+	e.GET("/.well-known/jwks.json", echo.WrapHandler(a.JWKS))
+
+	// Identify, then limit: anonymous requests, failed logins and bad tokens
+	// count against the caller's address.
+	v1 := e.Group("/v1", echoadapter.Wrap(a.Auth.Identify), echoadapter.RateLimit(a.Limiter))
+	read := echoadapter.Wrap(a.Auth.RequireScopes(app.ScopeRead))
+	write := echoadapter.Wrap(a.Auth.RequireScopes(app.ScopeWrite))
+
+	v1.POST("/users", handle(h.CreateUser))
+	v1.POST("/tokens", handle(h.CreateToken))
+	v1.POST("/orders", handle(h.CreateOrder), write, echoadapter.Idempotency(a.Idempotency))
+	v1.GET("/orders", handle(h.ListOrders), read)
+	v1.GET("/orders/:id", handle(h.GetOrder), read)
+	// Unknown /v1 paths are limited too before their 404.
+	v1.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
+
+	return a.Observe(nil)(e)
+}
+
+// handle adapts a domain handler, which returns its error, to echo, which
+// renders a returned error with its HTTPErrorHandler. Path parameters are
+// copied to the request's path values, where the handler reads them.
+func handle(f func(http.ResponseWriter, *http.Request) error) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		for _, name := range c.ParamNames() {
+			r.SetPathValue(name, c.Param(name))
+		}
+		return f(c.Response(), r)
+	}
+}
+
+// withPathValue serves an http.Handler that reads a path value.
+func withPathValue(name string, next http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Request().SetPathValue(name, c.Param(name))
+		next.ServeHTTP(c.Response(), c.Request())
+		return nil
+	}
+}
