@@ -126,3 +126,21 @@ func ExampleValue() {
 	// Output:
 	// 201  claimed=true fenced=true
 }
+
+// Pattern names the route for net/http middleware around the Echo, such as
+// otelx's, which reads r.Pattern once the Echo returns.
+func ExamplePattern() {
+	e := echo.New()
+	e.Use(echoadapter.Pattern())
+	e.GET("/orders/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
+
+	telemetry := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			fmt.Println("route:", r.Pattern)
+		})
+	}
+	telemetry(e).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/orders/42", nil))
+	// Output:
+	// route: GET /orders/:id
+}

@@ -130,3 +130,21 @@ func ExampleValue() {
 	// Output:
 	// 201  claimed=true fenced=true
 }
+
+// Pattern names the route for net/http middleware around the Engine, such
+// as otelx's, which reads r.Pattern once the Engine returns.
+func ExamplePattern() {
+	r := gin.New()
+	r.Use(ginadapter.Pattern())
+	r.GET("/orders/:id", func(c *gin.Context) { c.Status(http.StatusNoContent) })
+
+	telemetry := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			next.ServeHTTP(w, req)
+			fmt.Println("route:", req.Pattern)
+		})
+	}
+	telemetry(r).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/orders/42", nil))
+	// Output:
+	// route: GET /orders/:id
+}

@@ -36,12 +36,7 @@ func routes(a *app.App) http.Handler {
 	e.HTTPErrorHandler = echoadapter.ErrorHandler(nil) // echo's 404/405 and returned errors as problems
 	// Name spans and log lines by echo's route template: Observe wraps the
 	// Echo from outside and reads the request's Pattern once it returns.
-	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			c.Request().Pattern = c.Request().Method + " " + c.Path()
-			return next(c)
-		}
-	})
+	e.Use(echoadapter.Pattern())
 
 	e.GET("/livez", echo.WrapHandler(a.Health.Handler(health.Live)))
 	e.GET("/readyz", echo.WrapHandler(a.Health.Handler(health.Ready)))

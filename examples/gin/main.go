@@ -40,12 +40,7 @@ func routes(a *app.App) http.Handler {
 	g.Use(ginadapter.Problems(nil))
 	// Name spans and log lines by gin's route template: Observe wraps the
 	// Engine from outside and reads the request's Pattern once it returns.
-	g.Use(func(c *gin.Context) {
-		if p := c.FullPath(); p != "" {
-			c.Request.Pattern = c.Request.Method + " " + p
-		}
-		c.Next()
-	})
+	g.Use(ginadapter.Pattern())
 	g.NoRoute(problemHandler(notFound))
 	g.NoMethod(problemHandler(methodNotAllowed))
 
