@@ -121,7 +121,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	var limiter ratelimit.Limiter
 	var idemStore idempotency.Store
-	if rdb := redisClient(cfg); rdb != nil {
+	if rdb := redisClient(cfg, logger); rdb != nil {
 		a.closers = append(a.closers, func() { _ = rdb.Close() })
 		rl, err := rlredis.New(rdb, policies, rlredis.Options{Prefix: "backstop-example:rl"})
 		if err != nil {
@@ -232,9 +232,21 @@ func principalKey(p *authn.Principal) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:18])
 }
 
+// redisLogger sends go-redis's own messages (dial failures) to slog, so
+// that every line the service writes is one JSON object.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, "redis: "+fmt.Sprintf(format, v...))
+}
+
 // redisClient returns the client REDIS_URL or REDIS_CLUSTER_ADDRS names,
 // or nil. Parsing was checked by ConfigFromEnv.
-func redisClient(cfg Config) redis.UniversalClient {
+func redisClient(cfg Config, logger *slog.Logger) redis.UniversalClient {
+	if cfg.RedisURL == "" && len(cfg.RedisClusterAddrs) == 0 {
+		return nil
+	}
+	redis.SetLogger(redisLogger{logger})
 	switch {
 	case cfg.RedisURL != "":
 		opts, err := redis.ParseURL(cfg.RedisURL)

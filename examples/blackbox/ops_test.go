@@ -274,6 +274,14 @@ func TestRedisOutage(t *testing.T) {
 			t.Errorf("GET during the outage: %d %s", r.StatusCode, r.body)
 		}
 
+		// Every line written during the outage is one JSON object, the
+		// client library's own complaints included.
+		for _, line := range s.logs.lines() {
+			if !json.Valid([]byte(line)) {
+				t.Errorf("log line during the outage is not JSON: %q", line)
+			}
+		}
+
 		rs.Restart(t)
 		took = eventually(t, 60*time.Second, "/readyz passes after Redis returns", func() bool {
 			return s.do(t, req{method: "GET", path: "/readyz"}).StatusCode == http.StatusOK
