@@ -58,9 +58,12 @@ DECLARE
     v_count  bigint;
     v_bytes  bigint;
     v_oldest timestamptz;
+    -- Advisory locks are database-wide: the table's oid keeps the locks of
+    -- tables in different schemas apart.
+    v_lock   text := 'backstop_idempotency ' || 'backstop_idempotency'::regclass::oid::text || ' ';
 BEGIN
     takeover := false;
-    IF p_in_tx AND NOT pg_try_advisory_xact_lock(hashtextextended('backstop_idempotency key ' || p_scope || ' ' || p_id, 0)) THEN
+    IF p_in_tx AND NOT pg_try_advisory_xact_lock(hashtextextended(v_lock || 'key ' || p_scope || ' ' || p_id, 0)) THEN
         outcome := 2;
         RETURN;
     END IF;
@@ -105,7 +108,7 @@ BEGIN
         -- scope's budget first.
         IF p_max_records > 0 OR p_max_bytes > 0 THEN
             IF NOT p_in_tx THEN
-                PERFORM pg_advisory_xact_lock(hashtextextended('backstop_idempotency scope ' || p_scope, 0));
+                PERFORM pg_advisory_xact_lock(hashtextextended(v_lock || 'scope ' || p_scope, 0));
             END IF;
             SELECT count(*), coalesce(sum(t.size), 0), min(t.expires_at)
               INTO v_count, v_bytes, v_oldest
