@@ -73,12 +73,9 @@ type service struct {
 	once    sync.Once
 }
 
-func newService(pool *pgxpool.Pool, begin pgstore.BeginFunc, onInsert func()) *service {
+func newService(pool *pgxpool.Pool, txOptions pgx.TxOptions, onInsert func()) *service {
 	s := &service{pool: pool, store: pgstore.New(pool, pgstore.Options{}), hold: make(chan struct{})}
-	if begin == nil {
-		begin = pool.Begin
-	}
-	m := pgstore.NewTxMiddleware(s.store, begin, principal, idempotency.Options{})
+	m := pgstore.NewTxMiddleware(s.store, pool, txOptions, principal, idempotency.Options{})
 	mux := http.NewServeMux()
 	mux.Handle("POST /orders", m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		createOrder(w, r, s.hold, onInsert)
@@ -155,7 +152,7 @@ func serveChild(url string) int {
 		return 2
 	}
 	var mu sync.Mutex
-	s := newService(pool, nil, func() {
+	s := newService(pool, pgx.TxOptions{}, func() {
 		mu.Lock()
 		defer mu.Unlock()
 		fmt.Println(insertedMsg)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/backstop-go/backstop/idempotency"
@@ -39,7 +40,7 @@ func Example() {
 	}()
 
 	principal := func(r *http.Request) (string, error) { return r.Header.Get("X-Account"), nil }
-	idem := pgstore.NewTxMiddleware(store, pool.Begin, principal, idempotency.Options{})
+	idem := pgstore.NewTxMiddleware(store, pool, pgx.TxOptions{}, principal, idempotency.Options{})
 	http.Handle("POST /orders", idem.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tx, _ := pgstore.FromContext(r.Context())
 		var id int64
@@ -71,7 +72,7 @@ func Example_databaseDown() {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ })
 	for _, h := range []http.Handler{
 		idempotency.New(store, nil, quiet).Handler(next),
-		pgstore.NewTxMiddleware(store, pool.Begin, nil, quiet).Handler(next),
+		pgstore.NewTxMiddleware(store, pool, pgx.TxOptions{}, nil, quiet).Handler(next),
 	} {
 		req := httptest.NewRequest(http.MethodPost, "/orders", nil)
 		req.Header.Set("Authorization", "Bearer alice")

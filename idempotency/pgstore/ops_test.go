@@ -182,7 +182,7 @@ func TestDatabaseDownFailsClosed(t *testing.T) {
 			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ })
 			for mode, h := range map[string]http.Handler{
 				"plain": idempotency.New(store, principal, o).Handler(next),
-				"tx":    pgstore.NewTxMiddleware(store, pool.Begin, principal, o).Handler(next),
+				"tx":    pgstore.NewTxMiddleware(store, pool, pgx.TxOptions{}, principal, o).Handler(next),
 			} {
 				req := httptest.NewRequest(http.MethodPost, "/orders", nil)
 				req.Header.Set(idempotency.HeaderKey, key)

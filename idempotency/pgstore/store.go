@@ -125,6 +125,18 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 // inTx is set.
 func (s *Store) claim(ctx context.Context, q DB, req idempotency.ClaimRequest, inTx bool) (idempotency.ClaimResult, error) {
 	token := idempotency.NewToken()
+	return scanClaim(q.QueryRow(ctx, claimSQL, s.claimArgs(req, token, inTx)...), token)
+}
+
+// claimArgs returns the arguments of claimSQL.
+func (s *Store) claimArgs(req idempotency.ClaimRequest, token string, inTx bool) []any {
+	return []any{req.Key.Scope, req.Key.ID, req.Fingerprint, token,
+		req.Lease.Microseconds(), req.Retention.Microseconds(), int64(req.MaxRecords), req.MaxBytes,
+		s.clock(), inTx}
+}
+
+// scanClaim reads the row of claimSQL; token is the one it was sent.
+func scanClaim(row pgx.Row, token string) (idempotency.ClaimResult, error) {
 	var (
 		outcome  int16
 		fence    *int64
@@ -135,10 +147,7 @@ func (s *Store) claim(ctx context.Context, q DB, req idempotency.ClaimRequest, i
 		body     []byte
 		reason   *string
 	)
-	err := q.QueryRow(ctx, claimSQL, req.Key.Scope, req.Key.ID, req.Fingerprint, token,
-		req.Lease.Microseconds(), req.Retention.Microseconds(), int64(req.MaxRecords), req.MaxBytes,
-		s.clock(), inTx).Scan(&outcome, &fence, &takeover, &waitUS, &status, &header, &body, &reason)
-	if err != nil {
+	if err := row.Scan(&outcome, &fence, &takeover, &waitUS, &status, &header, &body, &reason); err != nil {
 		return idempotency.ClaimResult{}, err
 	}
 	res := idempotency.ClaimResult{Outcome: idempotency.Outcome(outcome)}
@@ -213,6 +222,11 @@ func (s *Store) Complete(ctx context.Context, key idempotency.RecordKey, owner i
 }
 
 func (s *Store) complete(ctx context.Context, q DB, key idempotency.RecordKey, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) error {
+	return s.change(ctx, q, "complete", completeSQL, s.completeArgs(key, owner, resp, retention)...)
+}
+
+// completeArgs returns the arguments of completeSQL.
+func (s *Store) completeArgs(key idempotency.RecordKey, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) []any {
 	header := encodeHeader(resp.Header)
 	var reason *string
 	if resp.NotReplayable != "" {
@@ -223,8 +237,8 @@ func (s *Store) complete(ctx context.Context, q DB, key idempotency.RecordKey, o
 	if body == nil {
 		body = []byte{} // an empty body, not an unknown one
 	}
-	return s.change(ctx, q, "complete", completeSQL, s.clock(), key.Scope, key.ID, owner.Token, owner.Fence,
-		int32(resp.Status), header, body, reason, int64(len(header)+len(resp.Body)), retention.Microseconds())
+	return []any{s.clock(), key.Scope, key.ID, owner.Token, owner.Fence,
+		int32(resp.Status), header, body, reason, int64(len(header) + len(resp.Body)), retention.Microseconds()}
 }
 
 const releaseSQL = nowCTE + `UPDATE backstop_idempotency t

@@ -16,16 +16,13 @@ import (
 	"github.com/backstop-go/backstop/problem"
 )
 
-// BeginFunc begins the transaction a request runs in, on the service's
-// own pool and with the isolation level its handlers need: pool.Begin, or
-//
-//	func(ctx context.Context) (pgx.Tx, error) {
-//		return pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-//	}
-//
-// Its context bounds the BEGIN only (idempotency.Options.StoreTimeout);
-// the transaction lives until the middleware commits or rolls it back.
-type BeginFunc func(ctx context.Context) (pgx.Tx, error)
+// BatchSender sends the batch that begins each request's transaction
+// (pgx.Batch.BeginTx) with its claim: a *pgxpool.Pool. The transaction it
+// returns (pgx.BatchResults.Tx) must give its connection back when it ends,
+// as the pool's does.
+type BatchSender interface {
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
 
 // ErrTxManaged is returned by Commit and Rollback of the transaction that
 // [FromContext] hands to a handler: the middleware ends that transaction
@@ -50,19 +47,22 @@ type TxMiddleware struct {
 // NewTxMiddleware returns the transactional middleware: the idempotency
 // middleware of package idempotency (with scope and o, as
 // idempotency.New takes them; every option keeps its meaning), whose
-// claims, completions and releases are made in a transaction that begin
-// starts for each request, on the table of store.
+// claims, completions and releases are made, on the table of store, in a
+// transaction that it begins for each request on a connection of pool,
+// as txOptions says (the isolation level, access mode and deferrable mode,
+// or BeginQuery; the zero value is the server's default, usually READ
+// COMMITTED). pool is the pool the handlers' data lives in.
 //
-// It panics when store or begin is nil, or an Options field is impossible
+// It panics when store or pool is nil, or an Options field is impossible
 // (as idempotency.New does); it does no I/O.
-func NewTxMiddleware(store *Store, begin BeginFunc, scope idempotency.ScopeFunc, o idempotency.Options) *TxMiddleware {
+func NewTxMiddleware(store *Store, pool BatchSender, txOptions pgx.TxOptions, scope idempotency.ScopeFunc, o idempotency.Options) *TxMiddleware {
 	if store == nil || store.db == nil {
 		panic("pgstore: NewTxMiddleware called with a nil or zero *Store")
 	}
-	if begin == nil {
-		panic("pgstore: NewTxMiddleware called with a nil BeginFunc")
+	if pool == nil {
+		panic("pgstore: NewTxMiddleware called with a nil BatchSender")
 	}
-	ts := &txStore{s: store, begin: begin, timeout: o.StoreTimeout}
+	ts := &txStore{s: store, pool: pool, txOptions: txOptions, timeout: o.StoreTimeout}
 	if ts.timeout <= 0 {
 		ts.timeout = 5 * time.Second // idempotency.Options' default
 	}
@@ -189,20 +189,21 @@ type slotKey struct{}
 // (which installs it in the request's context), the store (which begins,
 // commits and rolls it back) and the handler (FromContext).
 type slot struct {
-	tx        pgx.Tx
-	claimed   bool // tx holds the request's claim
+	tx        pgx.Tx // open, or nil
+	claimed   bool   // tx holds the request's claim
 	owner     idempotency.Owner
 	commitErr error // the commit failed; the response must not be sent
 }
 
-// end rolls back a transaction still open.
+// end rolls back a transaction still open, which gives its connection
+// back to the pool.
 func (sl *slot) end(ctx context.Context, timeout time.Duration) {
 	if sl.tx == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_ = sl.tx.Rollback(ctx)
+	_ = sl.tx.Rollback(ctx) // on failure pgx closes the connection
 	sl.tx, sl.claimed = nil, false
 }
 
@@ -210,28 +211,46 @@ func (sl *slot) end(ctx context.Context, timeout time.Duration) {
 // request's claim is made in a transaction of its own, found through the
 // context.
 type txStore struct {
-	s       *Store
-	begin   BeginFunc
-	timeout time.Duration
-	logger  *slog.Logger
+	s         *Store
+	pool      BatchSender
+	txOptions pgx.TxOptions
+	timeout   time.Duration
+	logger    *slog.Logger
 }
 
-var errOutsideMiddleware = errors.New("pgstore: transactional store called outside TxMiddleware.Handler")
+var (
+	errOutsideMiddleware = errors.New("pgstore: transactional store called outside TxMiddleware.Handler")
+	errNoTx              = errors.New("pgstore: the BatchSender began no transaction (pgx.BatchResults.Tx is nil)")
+)
 
-// Claim begins the request's transaction and claims the key in it.
+// Claim begins the request's transaction and claims the key in it, in one
+// round trip: BEGIN and the claim are sent in one batch.
 func (ts *txStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempotency.ClaimResult, error) {
 	sl, ok := ctx.Value(slotKey{}).(*slot)
 	if !ok {
 		return idempotency.ClaimResult{}, unavailable("claim", errOutsideMiddleware)
 	}
 	sl.end(context.WithoutCancel(ctx), ts.timeout) // a previous attempt's (WaitTimeout polls)
-	tx, err := ts.begin(ctx)
-	if err != nil {
-		return idempotency.ClaimResult{}, unavailable("begin", err)
+	token := idempotency.NewToken()
+	var b pgx.Batch
+	b.BeginTx(ts.txOptions)
+	b.Queue(claimSQL, ts.s.claimArgs(req, token, true)...)
+	br := ts.pool.SendBatch(ctx, &b)
+	sl.tx = br.Tx() // ended by end (or Complete) whatever happens next
+	if sl.tx == nil {
+		_ = br.Close()
+		return idempotency.ClaimResult{}, unavailable("begin", errNoTx)
 	}
-	res, err := ts.s.claim(ctx, tx, req, true)
+	_, err := br.Exec()
+	var res idempotency.ClaimResult
+	if err == nil {
+		res, err = scanClaim(br.QueryRow(), token)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		sl.end(context.WithoutCancel(ctx), ts.timeout)
 		if contended(err) {
 			// Under REPEATABLE READ or SERIALIZABLE, a claim whose
 			// snapshot predates another request's commit of the same key
@@ -241,7 +260,6 @@ func (ts *txStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (ide
 		}
 		return idempotency.ClaimResult{}, unavailable("claim", err)
 	}
-	sl.tx = tx
 	if res.Outcome == idempotency.Claimed {
 		sl.claimed, sl.owner = true, res.Owner
 	}
@@ -274,19 +292,17 @@ func (ts *txStore) Complete(ctx context.Context, key idempotency.RecordKey, owne
 	if !ok || !sl.claimed || sl.tx == nil || sl.owner != owner {
 		return idempotency.ErrNotOwner
 	}
-	tx := sl.tx
-	sl.tx, sl.claimed = nil, false
-	err := ts.s.complete(ctx, tx, key, owner, resp, retention)
+	err := ts.s.complete(ctx, sl.tx, key, owner, resp, retention)
 	if err == nil {
-		err = tx.Commit(ctx)
-	} else {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
+		err = sl.tx.Commit(ctx)
+		sl.tx, sl.claimed = nil, false
 	}
 	if err != nil {
 		// The handler's writes are gone with the record: the response
 		// must not reach the client. The middleware stops at ErrNotOwner
 		// rather than trying again a transaction that no longer exists.
 		sl.commitErr = err
+		sl.end(context.WithoutCancel(ctx), ts.timeout)
 		ts.logger.LogAttrs(ctx, slog.LevelError, "pgstore: cannot commit the request's transaction; answering 503, nothing was done",
 			slog.String("record", shortID(key.ID)), slog.Any("error", err))
 		return fmt.Errorf("%w: %w", idempotency.ErrNotOwner, err)

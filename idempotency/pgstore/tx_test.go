@@ -2,7 +2,6 @@ package pgstore_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -27,7 +26,7 @@ const key = "7d1a5c0e-retry-me-twice"
 func TestTxRecordsTheResponseTheClientGot(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, ordersURL(t), 4)
-	srv := httptest.NewServer(newService(pool, nil, nil).handler)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
 	defer srv.Close()
 
 	resp, body, err := post(t, srv.Client(), srv.URL, key, "")
@@ -57,7 +56,7 @@ func TestTxHandlerFailureRollsBackEverything(t *testing.T) {
 		t.Run(then, func(t *testing.T) {
 			t.Parallel()
 			pool := newPool(t, ordersURL(t), 4)
-			srv := httptest.NewServer(newService(pool, nil, nil).handler)
+			srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
 			srv.Config.ErrorLog = quietLog()
 			defer srv.Close()
 
@@ -115,7 +114,7 @@ func TestTxKilledInstanceRollsBackEverything(t *testing.T) {
 		t.Fatalf("after the kill: %d orders, %d records; want none", o, r)
 	}
 
-	srv := httptest.NewServer(newService(pool, nil, nil).handler)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
 	defer srv.Close()
 	resp, body, err := post(t, srv.Client(), srv.URL, key, "")
 	if err != nil || resp.StatusCode != http.StatusCreated || resp.Header.Get(idempotency.HeaderReplayed) != "" {
@@ -208,10 +207,7 @@ func TestTxConcurrentRequestsAcrossTwoInstances(t *testing.T) {
 func TestTxSerializableContentionIsInFlight(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, ordersURL(t), 8)
-	begin := func(ctx context.Context) (pgx.Tx, error) {
-		return pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
-	}
-	srv := httptest.NewServer(newService(pool, begin, nil).handler)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, nil).handler)
 	defer srv.Close()
 	var wg sync.WaitGroup
 	var created, bad atomic.Int64
@@ -244,7 +240,7 @@ func TestTxSecondRequestIsInFlightWithoutWaiting(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, ordersURL(t), 4)
 	inserted := make(chan struct{}, 1)
-	s := newService(pool, nil, func() { inserted <- struct{}{} })
+	s := newService(pool, pgx.TxOptions{}, func() { inserted <- struct{}{} })
 	srv := httptest.NewServer(s.handler)
 	defer srv.Close()
 	done := holdFirst(t, srv, inserted)
@@ -269,7 +265,7 @@ func TestTxSecondRequestIsInFlightWithoutWaiting(t *testing.T) {
 func TestTxFailedCommitSendsNothingOfTheHandler(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, ordersURL(t), 4)
-	srv := httptest.NewServer(newService(pool, nil, nil).handler)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
 	defer srv.Close()
 	resp, body, err := post(t, srv.Client(), srv.URL, key, "unfit-commit")
 	if err != nil || resp.StatusCode != http.StatusServiceUnavailable || bytes.Contains(body, []byte(`"id"`)) {
@@ -286,7 +282,7 @@ func TestTxHandlerCannotEndTheTransaction(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, ordersURL(t), 4)
 	store := pgstore.New(pool, pgstore.Options{})
-	m := pgstore.NewTxMiddleware(store, pool.Begin, principal, idempotency.Options{})
+	m := pgstore.NewTxMiddleware(store, pool, pgx.TxOptions{}, principal, idempotency.Options{})
 	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tx, _ := pgstore.FromContext(r.Context())
 		if _, err := tx.Exec(r.Context(), "INSERT INTO orders (note) VALUES ('x')"); err != nil {
@@ -315,7 +311,7 @@ func TestTxHandlerCannotEndTheTransaction(t *testing.T) {
 func TestTxRecordReplaysInPlainMode(t *testing.T) {
 	t.Parallel()
 	pool := newPool(t, ordersURL(t), 4)
-	srv := httptest.NewServer(newService(pool, nil, nil).handler)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
 	defer srv.Close()
 	_, body, err := post(t, srv.Client(), srv.URL, key, "")
 	if err != nil {
@@ -341,8 +337,8 @@ func TestTxKeysOfAnotherTableAreNotInFlight(t *testing.T) {
 	t.Parallel()
 	poolA, poolB := newPool(t, ordersURL(t), 4), newPool(t, ordersURL(t), 4)
 	inserted := make(chan struct{}, 1)
-	a := newService(poolA, nil, func() { inserted <- struct{}{} })
-	srvA, srvB := httptest.NewServer(a.handler), httptest.NewServer(newService(poolB, nil, nil).handler)
+	a := newService(poolA, pgx.TxOptions{}, func() { inserted <- struct{}{} })
+	srvA, srvB := httptest.NewServer(a.handler), httptest.NewServer(newService(poolB, pgx.TxOptions{}, nil).handler)
 	defer srvA.Close()
 	defer srvB.Close()
 	defer a.release()
