@@ -34,11 +34,11 @@ CREATE INDEX IF NOT EXISTS backstop_idempotency_expires_at ON backstop_idempoten
 -- values of idempotency.Outcome). p_now NULL means the database's clock.
 --
 -- p_in_tx: the claim runs inside the caller's transaction (pgstore's
--- transactional mode). It first takes a transaction-scoped advisory lock
--- on the key without waiting, so a second request with the key is told
--- "in flight" at once instead of queueing behind the first one's
--- transaction; the lock and the pending row it writes go away with that
--- transaction. Outside a transaction (p_in_tx false) the function is its
+-- transactional mode). Before it writes, it takes a transaction-scoped
+-- advisory lock on the key without waiting, so a second request with the
+-- key is told "in flight" at once instead of queueing behind the first
+-- one's transaction; the lock and the pending row it writes go away with
+-- that transaction. Outside a transaction (p_in_tx false) the function is its
 -- own transaction, and new records of a scope are serialised by a lock on
 -- the scope, so that concurrent claims cannot overrun its budget.
 CREATE OR REPLACE FUNCTION backstop_idempotency_claim(
@@ -58,15 +58,12 @@ DECLARE
     v_count  bigint;
     v_bytes  bigint;
     v_oldest timestamptz;
+    v_locked boolean := false;
     -- Advisory locks are database-wide: the table's oid keeps the locks of
     -- tables in different schemas apart.
     v_lock   text := 'backstop_idempotency ' || 'backstop_idempotency'::regclass::oid::text || ' ';
 BEGIN
     takeover := false;
-    IF p_in_tx AND NOT pg_try_advisory_xact_lock(hashtextextended(v_lock || 'key ' || p_scope || ' ' || p_id, 0)) THEN
-        outcome := 2;
-        RETURN;
-    END IF;
     LOOP
         SELECT * INTO r FROM backstop_idempotency t WHERE t.scope = p_scope AND t.id = p_id;
         v_have := FOUND;
@@ -88,6 +85,20 @@ BEGIN
                 wait_us := floor(extract(epoch FROM r.lease_until - v_now) * 1000000)::bigint;
                 RETURN;
             END IF;
+        END IF;
+        -- Only a claim that will write takes the key's lock, so replays,
+        -- mismatches and refusals never hold it. Once it is taken, look
+        -- again: under READ COMMITTED the next statement sees a commit
+        -- made by the lock's previous holder.
+        IF p_in_tx AND NOT v_locked THEN
+            IF NOT pg_try_advisory_xact_lock(hashtextextended(v_lock || 'key ' || p_scope || ' ' || p_id, 0)) THEN
+                outcome := 2;
+                RETURN;
+            END IF;
+            v_locked := true;
+            CONTINUE;
+        END IF;
+        IF v_have AND r.state <> 0 AND r.expires_at > v_now THEN
             -- The owner's lease ran out: take the record over, unless it
             -- changed since it was read.
             UPDATE backstop_idempotency t

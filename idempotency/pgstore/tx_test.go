@@ -368,3 +368,32 @@ func holdFirst(t *testing.T, srv *httptest.Server, inserted <-chan struct{}) <-c
 	}
 	return done
 }
+
+// TestTxConcurrentReplaysAreAllReplays sends concurrent retries of a
+// completed request: every one gets the replay. A replay takes no lock,
+// so replays never make one another "in flight".
+func TestTxConcurrentReplaysAreAllReplays(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, ordersURL(t), 8)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
+	defer srv.Close()
+	if resp, body, err := post(t, srv.Client(), srv.URL, key, ""); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("first request: %v %v %s", resp, err, body)
+	}
+	var wg sync.WaitGroup
+	var notReplays atomic.Int64
+	for range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, _, err := post(t, srv.Client(), srv.URL, key, "")
+			if err != nil || resp.Header.Get(idempotency.HeaderReplayed) != "true" {
+				notReplays.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := notReplays.Load(); n != 0 {
+		t.Fatalf("%d of 60 concurrent retries of a completed request were not replays", n)
+	}
+}
