@@ -158,7 +158,7 @@ func BenchmarkPGStore(b *testing.B) {
 	}
 	tx := func(pool *pgxpool.Pool) http.Handler {
 		s := pgstore.New(pool, pgstore.Options{Timeout: 5 * time.Second})
-		return pgstore.NewTxMiddleware(s, pool.Begin, nil, o).Handler(pgInTx)
+		return pgstore.NewTxMiddleware(s, pool, pgx.TxOptions{}, nil, o).Handler(pgInTx)
 	}
 	b.Run("none", func(b *testing.B) { run(b, true, none) })
 	b.Run("redis/first", func(b *testing.B) { run(b, true, redis(b)) })

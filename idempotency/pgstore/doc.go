@@ -19,12 +19,16 @@
 // retry gets the replay. No lease can expire under a handler whose
 // effects are committed and no fence check is needed in its writes:
 //
-//	idem := pgstore.NewTxMiddleware(store, pool.Begin, principalOf, idempotency.Options{})
+//	idem := pgstore.NewTxMiddleware(store, pool, pgx.TxOptions{}, principalOf, idempotency.Options{}) // your isolation level
 //	mux.Handle("POST /orders", idem.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 //		tx, _ := pgstore.FromContext(r.Context()) // the request's transaction: write through it, never commit it
 //		err := tx.QueryRow(r.Context(), "INSERT INTO orders ... RETURNING id", ...).Scan(&id)
 //		...
 //	})))
+//
+// The claim travels with BEGIN (one batch), so a first request costs the
+// handler's own transaction plus one round trip (the record), and a
+// replay is answered after one round trip.
 //
 // It applies to handlers whose effects are all in this database. A handler
 // that also calls another service (a payment provider, a queue) still
@@ -35,14 +39,16 @@
 // # Choosing a driver
 //
 // The package is built on pgx (github.com/jackc/pgx/v5), in a module of its
-// own so that Backstop's root module requires no driver: the handler of the
+// own so that Backstop's root module requires no driver. The handler of the
 // transactional mode receives a pgx.Tx, which sqlc's generated code (New
 // takes a DBTX that pgx.Tx satisfies) and hand-written pgx code take as
-// they are, and the store's statements use pgx's binary protocol and
-// statement cache. database/sql would have served lib/pq users too but
-// given handlers a *sql.Tx that pgx-based code cannot use; [DB] is the
-// small interface of a pgx pool the store needs, so a traced or wrapped
-// pool fits.
+// they are. Only pgx can begin a transaction and run the claim in one
+// round trip (pgx.Batch.BeginTx), and the store's statements use pgx's
+// binary protocol and statement cache. database/sql would have served
+// lib/pq users too, but it gives handlers a *sql.Tx that pgx-based code
+// cannot use, and it costs a round trip for BEGIN alone. [DB] and
+// [BatchSender] are the small interfaces of a pgx pool that the package
+// needs, so a wrapped pool fits.
 //
 // # Schema and clock
 //
