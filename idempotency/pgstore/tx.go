@@ -260,8 +260,14 @@ func (ts *txStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (ide
 		}
 		return idempotency.ClaimResult{}, unavailable("claim", err)
 	}
-	if res.Outcome == idempotency.Claimed {
+	switch res.Outcome {
+	case idempotency.Claimed:
 		sl.claimed, sl.owner = true, res.Owner
+	case idempotency.InFlight:
+		// Free the connection now: the middleware may wait and claim
+		// again (Options.WaitTimeout). Other answers roll back after the
+		// response has been sent.
+		sl.end(context.WithoutCancel(ctx), ts.timeout)
 	}
 	return res, nil
 }
