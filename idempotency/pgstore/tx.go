@@ -106,9 +106,11 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 //     commit fails, nothing next did took effect and the client gets 503
 //     [idempotency.ErrUnavailable] instead of next's response.
 //   - A panic in next rolls the transaction back and continues; nothing
-//     of next's response has been sent. So does a connection to the
-//     database that drops, or a process that dies, before the commit:
+//     of next's response has been sent. A database connection that drops,
+//     or a process that dies, before the commit has the same effect:
 //     PostgreSQL rolls back what it did not see committed.
+//   - Requests of a covered method are buffered even when they carry no
+//     key on a KeyOptional route (and then run without a transaction).
 //   - A second request with the same key while the first one's
 //     transaction is open gets 409 idempotency.ErrInFlight at once (a
 //     transaction-scoped advisory lock, taken without waiting); after the
