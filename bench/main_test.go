@@ -8,13 +8,21 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/backstop-go/backstop/internal/pgtest"
 	"github.com/backstop-go/backstop/internal/redistest"
 )
 
-// TestMain lets the Redis benchmarks start their own redis-server (through
-// internal/redistest, lazily: only when a Redis benchmark runs) and stops it
-// when the binary exits. `go test ./bench/...` without -bench starts nothing.
-func TestMain(m *testing.M) { redistest.Main(m) }
+// TestMain lets the Redis and PostgreSQL benchmarks start their own
+// redis-server and postgres (through internal/redistest and
+// internal/pgtest, lazily: only when such a benchmark runs) and stops them
+// when the binary exits. `go test ./bench/...` without -bench starts
+// nothing.
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(redisRun{m})) }
+
+// redisRun runs the tests through redistest, inside pgtest's Run.
+type redisRun struct{ m *testing.M }
+
+func (r redisRun) Run() int { return redistest.Run(r.m) }
 
 // EnvBenchRedisAddr names the variable holding a host:port of a Redis server
 // the benchmarks use instead of starting one. REDIS_URL (redistest's
