@@ -79,6 +79,7 @@ require (
 require (
 	github.com/backstop-go/backstop/echoadapter v0.0.0
 	github.com/backstop-go/backstop/ginadapter v0.0.0
+	github.com/backstop-go/backstop/idempotency/pgstore v0.0.0
 	github.com/backstop-go/backstop/otelx v0.0.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/gabriel-vasile/mimetype v1.4.16 // indirect
@@ -112,3 +113,5 @@ replace github.com/backstop-go/backstop/otelx => ../otelx
 replace github.com/backstop-go/backstop/echoadapter => ../echoadapter
 
 replace github.com/backstop-go/backstop/ginadapter => ../ginadapter
+
+replace github.com/backstop-go/backstop/idempotency/pgstore => ../idempotency/pgstore

@@ -16,6 +16,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/backstop-go/backstop/authn/password"
 	"github.com/backstop-go/backstop/health"
 	"github.com/backstop-go/backstop/idempotency"
+	"github.com/backstop-go/backstop/idempotency/pgstore"
 	idemredis "github.com/backstop-go/backstop/idempotency/redisstore"
 	"github.com/backstop-go/backstop/otelx"
 	"github.com/backstop-go/backstop/pagination"
@@ -50,8 +52,12 @@ type App struct {
 	Auth *authn.Middleware
 	// Limiter limits every /v1 request, keyed by principal or client IP.
 	Limiter *ratelimit.Middleware
-	// Idempotency guards POST /v1/orders, scoped by principal.
-	Idempotency *idempotency.Middleware
+	// Idempotency guards POST /v1/orders, scoped by principal. With
+	// PostgreSQL it is pgstore's transactional middleware: the order and
+	// its recorded response commit together, or neither does.
+	Idempotency interface {
+		Handler(http.Handler) http.Handler
+	}
 	// Handlers serve the domain routes.
 	Handlers *Handlers
 	// JWKS publishes the service's public signing key.
@@ -101,14 +107,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 
 	// Users and orders.
 	users, orders := Users(NewMemoryUsers()), Orders(NewMemoryOrders())
+	var pool *pgxpool.Pool
 	if cfg.DatabaseURL != "" {
-		pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
-		if err != nil {
+		if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
 			return nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
 		a.closers = append(a.closers, pool.Close)
 		if err := Migrate(ctx, pool); err != nil {
 			return nil, fmt.Errorf("creating the schema: %w", err)
+		}
+		if err := pgstore.Migrate(ctx, pool); err != nil {
+			return nil, fmt.Errorf("creating the idempotency schema: %w", err)
 		}
 		users, orders = PostgresUsers{Pool: pool}, PostgresOrders{Pool: pool}
 		a.Health.Register("postgres", pool.Ping, bg)
@@ -190,13 +199,23 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		return "address:" + byAddress(r)
 	}, ratelimit.Options{})
 
-	a.Idempotency = idempotency.New(idemStore, func(r *http.Request) (string, error) {
+	scope := func(r *http.Request) (string, error) {
 		p, ok := authn.FromContext(r.Context())
 		if !ok {
 			return "", nil // unscoped: refused (the route requires authentication first)
 		}
 		return principalKey(p), nil
-	}, idempotency.Options{})
+	}
+	if pool != nil {
+		// The order and its recorded response are one transaction: a
+		// crash between them leaves neither, and the retry runs cleanly.
+		store := pgstore.New(pool, pgstore.Options{})
+		a.Idempotency = pgstore.NewTxMiddleware(store, pool, pgx.TxOptions{}, scope, idempotency.Options{})
+		a.Health.Register("idempotency", store.Ping, bg)
+		a.cleanup(store, 5*time.Minute)
+	} else {
+		a.Idempotency = idempotency.New(idemStore, scope, idempotency.Options{})
+	}
 
 	hasher, err := password.New(password.Options{})
 	if err != nil {
@@ -222,6 +241,27 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	}
 	ok = true
 	return a, nil
+}
+
+// cleanup deletes expired idempotency records every interval until the
+// App closes. Every instance may run it: batches skip rows another holds.
+func (a *App) cleanup(store *pgstore.Store, every time.Duration) {
+	ctx, stop := context.WithCancel(context.Background())
+	a.closers = append(a.closers, stop) // closers run in reverse: before the pool closes
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := store.Cleanup(ctx, 0); err != nil && ctx.Err() == nil {
+					a.Logger.Warn("idempotency cleanup failed", "error", err)
+				}
+			}
+		}
+	}()
 }
 
 // principalKey is the identity of a principal: issuer and subject, so

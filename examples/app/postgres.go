@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/backstop-go/backstop/idempotency/pgstore"
 	"github.com/backstop-go/backstop/pagination"
 )
 
@@ -86,9 +87,17 @@ func (p PostgresUsers) SetPasswordHash(ctx context.Context, id int64, hash strin
 // PostgresOrders keeps orders in PostgreSQL.
 type PostgresOrders struct{ Pool *pgxpool.Pool }
 
-// Create implements [Orders].
+// Create implements [Orders]: through the request's transaction when
+// pgstore's transactional idempotency middleware opened one, so that the
+// order commits with its recorded response.
 func (p PostgresOrders) Create(ctx context.Context, o Order) (Order, error) {
-	err := p.Pool.QueryRow(ctx,
+	var q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	} = p.Pool
+	if tx, ok := pgstore.FromContext(ctx); ok {
+		q = tx
+	}
+	err := q.QueryRow(ctx,
 		`INSERT INTO orders (owner_issuer, owner_subject, item, quantity, created_at)
 		 VALUES ($1, $2, $3, $4, $5) RETURNING id, created_at`,
 		o.Owner.Issuer, o.Owner.Subject, o.Item, o.Quantity, o.CreatedAt).Scan(&o.ID, &o.CreatedAt)

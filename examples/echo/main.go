@@ -51,7 +51,9 @@ func routes(a *app.App) http.Handler {
 
 	v1.POST("/users", handle(h.CreateUser))
 	v1.POST("/tokens", handle(h.CreateToken))
-	v1.POST("/orders", handle(h.CreateOrder), write, echoadapter.Idempotency(a.Idempotency))
+	// Wrap, as with DATABASE_URL the idempotency middleware is pgstore's
+	// transactional one (the order commits with its recorded response).
+	v1.POST("/orders", handle(h.CreateOrder), write, echoadapter.Wrap(a.Idempotency.Handler))
 	v1.GET("/orders", handle(h.ListOrders), read)
 	v1.GET("/orders/:id", handle(h.GetOrder), read)
 	// Unknown /v1 paths are limited too before their 404.

@@ -57,7 +57,9 @@ func routes(a *app.App) http.Handler {
 
 	v1.POST("/users", handle(h.CreateUser))
 	v1.POST("/tokens", handle(h.CreateToken))
-	v1.POST("/orders", write, ginadapter.Idempotency(a.Idempotency), handle(h.CreateOrder))
+	// Wrap, as with DATABASE_URL the idempotency middleware is pgstore's
+	// transactional one (the order commits with its recorded response).
+	v1.POST("/orders", write, ginadapter.Wrap(a.Idempotency.Handler), handle(h.CreateOrder))
 	v1.GET("/orders", read, handle(h.ListOrders))
 	v1.GET("/orders/:id", read, handle(h.GetOrder))
 
