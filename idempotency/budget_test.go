@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/backstop-go/backstop/idempotency"
@@ -83,5 +84,41 @@ func TestNegativeBudgetIsUnbounded(t *testing.T) {
 		if rec := serve(h, req{keys: []string{fmt.Sprintf("unbounded-%06d-0123456789", i)}}); rec.Code != http.StatusCreated {
 			t.Fatalf("request %d = %d", i, rec.Code)
 		}
+	}
+}
+
+// The budget of bytes works as the budget of records: a caller whose kept
+// responses reach MaxBytesPerScope gets 429 for new keys while its earlier
+// requests still replay and other callers are not affected.
+func TestCallerOverByteBudgetGets429(t *testing.T) {
+	const budget = 10_000
+	body := strings.Repeat("x", 4000) // each kept response holds about 4 KB
+	store := idempotency.NewMemoryStore(idempotency.MemoryOptions{})
+	c := &counter{}
+	h := newMW(t, store, idempotency.Options{MaxBytesPerScope: budget}).Handler(c)
+	key := func(i int) []string { return []string{fmt.Sprintf("bytes-key-%06d-0123456789", i)} }
+	refused := 0
+	for i := range 20 {
+		rec := serve(h, req{auth: "Bearer mallory", keys: key(i), body: body})
+		switch rec.Code {
+		case http.StatusCreated:
+			if refused > 0 {
+				t.Fatalf("request %d ran after an earlier one was refused", i)
+			}
+		default:
+			assertProblem(t, rec, idempotency.ErrTooManyKeys)
+			refused++
+		}
+	}
+	// The request that crosses the budget runs (its size is unknown until
+	// it has run); every new key after it is refused.
+	if runs := c.runs.Load(); runs != 3 {
+		t.Fatalf("handler ran %d times with 4 KB responses and a %d-byte budget, want 3", runs, budget)
+	}
+	if rec := serve(h, req{auth: "Bearer mallory", keys: key(0), body: body}); rec.Header().Get(idempotency.HeaderReplayed) != "true" {
+		t.Fatalf("retry of an earlier request over the budget = %d, want its replay", rec.Code)
+	}
+	if rec := serve(h, req{auth: "Bearer alice", keys: key(0), body: body}); rec.Code != http.StatusCreated {
+		t.Fatalf("another caller = %d %s", rec.Code, rec.Body)
 	}
 }

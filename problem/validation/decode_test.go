@@ -503,3 +503,28 @@ func TestDecodeStringOption(t *testing.T) {
 		}
 	}
 }
+
+// With unknown members allowed, a case variant of a declared member is an
+// unknown member and ignored: it never overrides the declared one, in
+// either order.
+func TestAllowUnknownFieldsKeepsExactNames(t *testing.T) {
+	t.Parallel()
+	v, err := validation.New(validation.Options{AllowUnknownFields: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"email":"a@example.com","items":[{"sku":"a","quantity":1,"QUANTITY":100}],"EMAIL":"b@example.com"}`,
+		`{"EMAIL":"b@example.com","email":"a@example.com","items":[{"QUANTITY":100,"sku":"a","quantity":1}]}`,
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		var o order
+		if err := v.Decode(r, &o); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		if o.Email != "a@example.com" || len(o.Items) != 1 || o.Items[0].Quantity != 1 {
+			t.Errorf("%s: decoded %+v, want the exactly named members", body, o)
+		}
+	}
+}

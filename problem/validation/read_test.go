@@ -16,15 +16,23 @@ import (
 
 // A client that announces a large body and sends a few bytes of it must not
 // make the server reserve the announced size: 64 such connections, left
-// idle until the read times out, hold a few KiB each, not MaxBytes each.
+// idle until the read times out, hold a few KiB each, not MaxBytes each:
+// with the default MaxBytes (1 MiB) and with 8 MiB.
 func TestIdleConnectionsHoldLittleMemory(t *testing.T) {
+	t.Run("default", func(t *testing.T) { idleConnections(t, 0, 1<<20) })
+	t.Run("8MiB", func(t *testing.T) { idleConnections(t, 8<<20, 8<<20) })
+}
+
+func idleConnections(t *testing.T, maxBytes, announced int64) {
 	const (
 		conns         = 64
-		announced     = 1 << 20 // the default MaxBytes
 		maxPerConn    = 64 << 10
 		partialBodyOf = `{"email":"a@example.com","items":[{"sku":"A1","quantity":1},{"sku":"B2","quantity"`
 	)
-	var v validation.Validator
+	v, err := validation.New(validation.Options{MaxBytes: maxBytes})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var waiting sync.WaitGroup // handlers blocked reading the rest of the body
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = &secondReadSignal{ReadCloser: r.Body, done: waiting.Done}
