@@ -68,8 +68,8 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace (
-	github.com/backstop-go/backstop => ../../
-	github.com/backstop-go/backstop/echoadapter => ../
-	github.com/backstop-go/backstop/otelx => ../../otelx
-)
+replace github.com/backstop-go/backstop => ../../
+
+replace github.com/backstop-go/backstop/echoadapter => ../
+
+replace github.com/backstop-go/backstop/otelx => ../../otelx
