@@ -65,7 +65,7 @@
 //
 // Router adapters call [Middleware.Authenticate], [Middleware.Required]
 // and [Middleware.CheckScopes], which return the principal or the problem
-// to answer with.
+// to answer with, and answer with [Middleware.WriteError].
 //
 // A service that accepts tokens from more than one issuer (its own, and an
 // identity provider's) combines one Verifier per issuer with

@@ -309,6 +309,16 @@ func (m *Middleware) CheckScopes(r *http.Request, p *Principal, scopes ...string
 	return nil
 }
 
+// WriteError answers r with err, an error of [Middleware.Authenticate],
+// [Middleware.Required] or [Middleware.CheckScopes], through
+// Options.ErrorHandler, as Handler, Require and RequireScopes answer: for
+// router adapters, whose refusals must read as the net/http middleware's.
+// It panics if m was not made by [New].
+func (m *Middleware) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	m.mustBeConstructed()
+	m.opts.ErrorHandler(w, r, err)
+}
+
 func (m *Middleware) mustBeConstructed() {
 	if m == nil || m.v == nil {
 		panic("authn: Middleware used without New")

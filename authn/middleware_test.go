@@ -322,3 +322,27 @@ func TestAuthenticateForAdapters(t *testing.T) {
 		t.Fatal("CheckScopes passed a missing scope")
 	}
 }
+
+func TestWriteErrorAnswersThroughErrorHandler(t *testing.T) {
+	var got error
+	m := testMiddleware(t, Options{ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		got = err
+		w.WriteHeader(418)
+	}})
+	r := httptest.NewRequest("GET", "/", nil)
+	_, err := m.Required(r)
+	rec := httptest.NewRecorder()
+	m.WriteError(rec, r, err)
+	if rec.Code != 418 || got != err {
+		t.Fatalf("WriteError wrote %d, handed %v", rec.Code, got)
+	}
+
+	m = testMiddleware(t, Options{})
+	_, err = m.Required(r)
+	rec = httptest.NewRecorder()
+	m.WriteError(rec, r, err)
+	if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != "Bearer" ||
+		rec.Header().Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("default WriteError: %d %v", rec.Code, rec.Header())
+	}
+}

@@ -33,12 +33,39 @@
 //
 //	exec, ok := echoadapter.Value(c, idempotency.FromContext)
 //
+// # authn
+//
+// [Authenticate], [Identify], [Require] and [RequireScopes] are the forms
+// of authn.Middleware's methods of the same names. A refusal is the
+// problem the net/http middleware writes (401 with WWW-Authenticate, 403
+// insufficient_scope, ...), and the rest of the chain does not run; the
+// principal is in the request's context:
+//
+//	v1 := e.Group("/v1", echoadapter.Identify(auth), echoadapter.RateLimit(limit))
+//	v1.POST("/orders", createOrder, echoadapter.RequireScopes(auth, "orders:write"))
+//	p, ok := echoadapter.Value(c, authn.FromContext)
+//
+// # health
+//
+// [Handler] mounts an http.Handler with echo's path parameters as its
+// request's path values, so that health's probes answer for the check
+// named in the path:
+//
+//	e.GET("/readyz/:name", echoadapter.Handler(reg.Handler(health.Ready)))
+//
+// # otelx
+//
+// The module github.com/backstop-go/backstop/echoadapter/otelxecho gives
+// otelx's middleware as echo middleware, spans named by echo's route
+// template; it is a module of its own so that otelx's SDK and exporters
+// stay out of this one. [Pattern] names the route for net/http middleware
+// wrapped around the Echo instead.
+//
 // # Other middleware
 //
 // Every Backstop middleware is a func(http.Handler) http.Handler (its
-// Handler method). Those this package does not name yet run through
-// [Wrap] with the same guarantees: echoadapter.Wrap(mw.Handler). Handlers
-// (health's probes) mount with echo.WrapHandler.
+// Handler method), and so is much middleware outside Backstop: [Wrap]
+// runs any of them with the same guarantees as the named forms.
 //
 // Everything this package returns is safe for concurrent use.
 //

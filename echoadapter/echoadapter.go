@@ -60,9 +60,6 @@ func Idempotency(m *idempotency.Middleware) echo.MiddlewareFunc {
 // like cannot be wrapped. mw is called once for each scope Wrap keeps in a
 // pool (a few per concurrently served request), not once in all, so it
 // must not register anything global.
-//
-// Wrap is also the way to use Backstop middleware that this package does
-// not name yet (authn, otelx): echoadapter.Wrap(mw.Handler).
 func Wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	if mw == nil {
 		panic("echoadapter: Wrap of a nil middleware")

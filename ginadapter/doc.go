@@ -38,12 +38,39 @@
 //
 //	exec, ok := ginadapter.Value(c, idempotency.FromContext)
 //
+// # authn
+//
+// [Authenticate], [Identify], [Require] and [RequireScopes] are the forms
+// of authn.Middleware's methods of the same names. A refusal is the
+// problem the net/http middleware writes (401 with WWW-Authenticate, 403
+// insufficient_scope, ...), and the chain is aborted; the principal is in
+// the context of c.Request:
+//
+//	v1 := r.Group("/v1", ginadapter.Identify(auth), ginadapter.RateLimit(limit))
+//	v1.POST("/orders", ginadapter.RequireScopes(auth, "orders:write"), createOrder)
+//	p, ok := ginadapter.Value(c, authn.FromContext)
+//
+// # health
+//
+// [Handler] mounts an http.Handler with gin's path parameters as its
+// request's path values, so that health's probes answer for the check
+// named in the path:
+//
+//	r.GET("/readyz/:name", ginadapter.Handler(reg.Handler(health.Ready)))
+//
+// # otelx
+//
+// The module github.com/backstop-go/backstop/ginadapter/otelxgin gives
+// otelx's middleware as gin middleware, spans named by gin's route
+// template; it is a module of its own so that otelx's SDK and exporters
+// stay out of this one. [Pattern] names the route for net/http middleware
+// wrapped around the Engine instead.
+//
 // # Other middleware
 //
 // Every Backstop middleware is a func(http.Handler) http.Handler (its
-// Handler method). Those this package does not name yet run through
-// [Wrap] with the same guarantees: ginadapter.Wrap(mw.Handler). Handlers
-// (health's probes) mount with gin.WrapH.
+// Handler method), and so is much middleware outside Backstop: [Wrap]
+// runs any of them with the same guarantees as the named forms.
 //
 // Everything this package returns is safe for concurrent use.
 //

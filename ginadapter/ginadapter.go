@@ -61,9 +61,6 @@ func Idempotency(m *idempotency.Middleware) gin.HandlerFunc {
 // wrapped. mw is called once for each scope Wrap keeps in a pool (a few per
 // concurrently served request), not once in all, so it must not register
 // anything global.
-//
-// Wrap is also the way to use Backstop middleware that this package does
-// not name yet (authn, otelx): ginadapter.Wrap(mw.Handler).
 func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	if mw == nil {
 		panic("ginadapter: Wrap of a nil middleware")
