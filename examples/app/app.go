@@ -338,7 +338,18 @@ func (a *App) Serve(ctx context.Context, handler http.Handler) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
+	srv := a.server(handler)
+	a.awaitReady(ctx, 5*time.Second)
+	a.Logger.Info("listening", "addr", ln.Addr().String())
+	err = a.Health.Serve(ctx, srv, func() error { return srv.Serve(ln) })
+	a.Logger.Info("shut down")
+	return err
+}
+
+// server is the *http.Server that Serve runs: bounded reads and writes,
+// so that a slow or idle client cannot hold a connection forever.
+func (a *App) server(handler http.Handler) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -347,11 +358,6 @@ func (a *App) Serve(ctx context.Context, handler http.Handler) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
-	a.awaitReady(ctx, 5*time.Second)
-	a.Logger.Info("listening", "addr", ln.Addr().String())
-	err = a.Health.Serve(ctx, srv, func() error { return srv.Serve(ln) })
-	a.Logger.Info("shut down")
-	return err
 }
 
 // awaitReady gives the background readiness checks up to limit to report
