@@ -92,7 +92,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		defer cancel()
 		if err := tel.Shutdown(sctx); err != nil {
 			logger.Warn("telemetry flush failed", "error", err)
+			return
 		}
+		logger.Info("telemetry flushed")
 	})
 
 	drain := cfg.ShutdownDrain
@@ -112,7 +114,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
 			return nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
-		a.closers = append(a.closers, pool.Close)
+		a.closers = append(a.closers, func() {
+			pool.Close()
+			logger.Info("closed postgres")
+		})
 		if err := Migrate(ctx, pool); err != nil {
 			return nil, fmt.Errorf("creating the schema: %w", err)
 		}
@@ -131,7 +136,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	var limiter ratelimit.Limiter
 	var idemStore idempotency.Store
 	if rdb := redisClient(cfg, logger); rdb != nil {
-		a.closers = append(a.closers, func() { _ = rdb.Close() })
+		a.closers = append(a.closers, func() {
+			if err := rdb.Close(); err != nil {
+				logger.Warn("closing redis failed", "error", err)
+				return
+			}
+			logger.Info("closed redis")
+		})
 		rl, err := rlredis.New(rdb, policies, rlredis.Options{Prefix: "backstop-example:rl"})
 		if err != nil {
 			return nil, fmt.Errorf("RATE_LIMIT: %w", err)
@@ -338,7 +349,18 @@ func (a *App) Serve(ctx context.Context, handler http.Handler) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
+	srv := a.server(handler)
+	a.awaitReady(ctx, 5*time.Second)
+	a.Logger.Info("listening", "addr", ln.Addr().String())
+	err = a.Health.Serve(ctx, srv, func() error { return srv.Serve(ln) })
+	a.Logger.Info("shut down")
+	return err
+}
+
+// server is the *http.Server that Serve runs: bounded reads and writes,
+// so that a slow or idle client cannot hold a connection forever.
+func (a *App) server(handler http.Handler) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -347,11 +369,6 @@ func (a *App) Serve(ctx context.Context, handler http.Handler) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn),
 	}
-	a.awaitReady(ctx, 5*time.Second)
-	a.Logger.Info("listening", "addr", ln.Addr().String())
-	err = a.Health.Serve(ctx, srv, func() error { return srv.Serve(ln) })
-	a.Logger.Info("shut down")
-	return err
 }
 
 // awaitReady gives the background readiness checks up to limit to report

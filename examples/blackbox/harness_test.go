@@ -139,13 +139,14 @@ func newSigningKey(t *testing.T) signingKey {
 
 // service is one running instance of a variant.
 type service struct {
-	t    *testing.T
-	name string
-	base string
-	cmd  *exec.Cmd
-	logs *logBuffer
-	done chan struct{}
-	err  error // the process's exit error, once done is closed
+	t      *testing.T
+	name   string
+	base   string
+	cmd    *exec.Cmd
+	logs   *logBuffer
+	done   chan struct{}
+	err    error     // the process's exit error, once done is closed
+	exited time.Time // when Wait returned, once done is closed
 }
 
 // startService starts the variant's binary with env on a free port and
@@ -182,6 +183,7 @@ func startService(t *testing.T, variant string, env map[string]string) *service 
 	s := &service{t: t, name: variant, cmd: cmd, logs: logs, done: make(chan struct{})}
 	go func() {
 		s.err = cmd.Wait()
+		s.exited = time.Now()
 		close(s.done)
 	}()
 	t.Cleanup(func() {
@@ -373,5 +375,29 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 			t.Fatalf("%s: not within %v", what, within)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// within checks a bound of the contract: cond must hold within bound of
+// since, the moment the change it waits for was caused. It polls every
+// 20 ms and goes on past the bound, for up to a minute, so that a failure
+// says how late the service was; the time counted ends when the poll that
+// saw cond hold returned. It returns that time.
+func within(t *testing.T, since time.Time, bound time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	for {
+		if cond() {
+			took := time.Since(since)
+			if took > bound {
+				t.Errorf("%s after %v, want within %v", what, took.Round(time.Millisecond), bound)
+			} else {
+				t.Logf("%s after %v (bound %v)", what, took.Round(time.Millisecond), bound)
+			}
+			return took
+		}
+		if time.Since(since) > bound+time.Minute {
+			t.Fatalf("%s: not within %v", what, bound+time.Minute)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
