@@ -2,6 +2,7 @@ package idempotency_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,5 +66,34 @@ func TestBodyBufferFollowsArrivedBytes(t *testing.T) {
 	serve2(h, r)
 	if !bytes.Equal(got, big) {
 		t.Fatalf("handler read %d bytes, want %d", len(got), len(big))
+	}
+}
+
+// TestBodyReadAfterHandlerReturnedIsEmpty: a handler that keeps the
+// request body and reads it after returning (which net/http forbids) gets
+// io.EOF, never the bytes of a later request, whose buffer may be the same.
+func TestBodyReadAfterHandlerReturnedIsEmpty(t *testing.T) {
+	var kept []io.Reader
+	var got []string
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(kept) == 0 {
+			kept = append(kept, r.Body) // read nothing now
+		} else {
+			b, _ := io.ReadAll(r.Body)
+			got = append(got, string(b))
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	first := strings.Repeat("first-secret ", 40)
+	serve(h, req{body: first, keys: []string{"key-first-0123456789"}})
+	for i := range 3 {
+		body := strings.Repeat(fmt.Sprintf("later-%d ", i), 60)
+		serve(h, req{body: body, keys: []string{fmt.Sprintf("key-later-%d-0123456789", i)}})
+		if got[i] != body {
+			t.Fatalf("request %d: handler read %q, want its own body", i, got[i])
+		}
+		if n, err := kept[0].Read(make([]byte, 64)); n != 0 || err != io.EOF {
+			t.Fatalf("after request %d: the kept body read %d bytes, %v; want 0, io.EOF", i, n, err)
+		}
 	}
 }
