@@ -39,6 +39,8 @@ type execContext struct {
 	st execState
 }
 
+// Value returns the execState for ctxKey and asks the parent for any other
+// key.
 func (c *execContext) Value(key any) any {
 	if key == (ctxKey{}) {
 		return &c.st
