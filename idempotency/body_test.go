@@ -97,3 +97,38 @@ func TestBodyReadAfterHandlerReturnedIsEmpty(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyReadConcurrentlyAfterReturnIsSafe: a handler that hands the body
+// to a goroutine which goes on reading after the handler returned (as an
+// http.Transport may for a proxied body) neither races with the body's
+// reuse (under -race) nor sees another request's bytes.
+func TestBodyReadConcurrentlyAfterReturnIsSafe(t *testing.T) {
+	done := make(chan string)
+	first := true
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first {
+			first = false
+			body := r.Body
+			go func() {
+				var got []byte
+				buf := make([]byte, 7)
+				for range 20000 {
+					n, _ := body.Read(buf)
+					got = append(got, buf[:n]...)
+				}
+				done <- string(got)
+			}()
+		} else {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	own := strings.Repeat("own ", 100)
+	serve(h, req{body: own, keys: []string{"key-reader-0123456789"}})
+	for i := range 50 {
+		serve(h, req{body: strings.Repeat("other ", 70), keys: []string{fmt.Sprintf("key-other-%d-0123456789", i)}})
+	}
+	if got := <-done; !strings.HasPrefix(own, got) {
+		t.Fatalf("the kept body read %q, which is not a prefix of its own body", got)
+	}
+}
