@@ -96,8 +96,28 @@ func recycleBody(buf []byte, bp *[]byte) {
 	bodyPool.Put(bp)
 }
 
-// bodyReader is the restored request body: one allocation instead of a
-// bytes.Reader inside an io.NopCloser.
-type bodyReader struct{ bytes.Reader }
+// bodyReader is the restored request body. Its reads and Reset exclude each
+// other: a handler may pass the body on to something that reads it from
+// another goroutine, and keeps reading after the handler returned (an
+// http.Transport may still be sending a proxied request's body after
+// RoundTrip returns). Once run has reset it, such a read finds nothing
+// instead of racing with the buffer's next user.
+type bodyReader struct {
+	mu sync.Mutex
+	r  bytes.Reader
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.r.Read(p)
+}
+
+// Reset makes b read buf.
+func (b *bodyReader) Reset(buf []byte) {
+	b.mu.Lock()
+	b.r.Reset(buf)
+	b.mu.Unlock()
+}
 
 func (*bodyReader) Close() error { return nil }

@@ -2,6 +2,7 @@ package idempotency_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -65,5 +66,69 @@ func TestBodyBufferFollowsArrivedBytes(t *testing.T) {
 	serve2(h, r)
 	if !bytes.Equal(got, big) {
 		t.Fatalf("handler read %d bytes, want %d", len(got), len(big))
+	}
+}
+
+// TestBodyReadAfterHandlerReturnedIsEmpty: a handler that keeps the
+// request body and reads it after returning (which net/http forbids) gets
+// io.EOF, never the bytes of a later request, whose buffer may be the same.
+func TestBodyReadAfterHandlerReturnedIsEmpty(t *testing.T) {
+	var kept []io.Reader
+	var got []string
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(kept) == 0 {
+			kept = append(kept, r.Body) // read nothing now
+		} else {
+			b, _ := io.ReadAll(r.Body)
+			got = append(got, string(b))
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	first := strings.Repeat("first-secret ", 40)
+	serve(h, req{body: first, keys: []string{"key-first-0123456789"}})
+	for i := range 3 {
+		body := strings.Repeat(fmt.Sprintf("later-%d ", i), 60)
+		serve(h, req{body: body, keys: []string{fmt.Sprintf("key-later-%d-0123456789", i)}})
+		if got[i] != body {
+			t.Fatalf("request %d: handler read %q, want its own body", i, got[i])
+		}
+		if n, err := kept[0].Read(make([]byte, 64)); n != 0 || err != io.EOF {
+			t.Fatalf("after request %d: the kept body read %d bytes, %v; want 0, io.EOF", i, n, err)
+		}
+	}
+}
+
+// TestBodyReadConcurrentlyAfterReturnIsSafe: a handler that hands the body
+// to a goroutine which goes on reading after the handler returned (as an
+// http.Transport may for a proxied body) neither races with the body's
+// reuse (under -race) nor sees another request's bytes.
+func TestBodyReadConcurrentlyAfterReturnIsSafe(t *testing.T) {
+	done := make(chan string)
+	first := true
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if first {
+			first = false
+			body := r.Body
+			go func() {
+				var got []byte
+				buf := make([]byte, 7)
+				for range 20000 {
+					n, _ := body.Read(buf)
+					got = append(got, buf[:n]...)
+				}
+				done <- string(got)
+			}()
+		} else {
+			_, _ = io.Copy(io.Discard, r.Body)
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	own := strings.Repeat("own ", 100)
+	serve(h, req{body: own, keys: []string{"key-reader-0123456789"}})
+	for i := range 50 {
+		serve(h, req{body: strings.Repeat("other ", 70), keys: []string{fmt.Sprintf("key-other-%d-0123456789", i)}})
+	}
+	if got := <-done; !strings.HasPrefix(own, got) {
+		t.Fatalf("the kept body read %q, which is not a prefix of its own body", got)
 	}
 }

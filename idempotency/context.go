@@ -31,6 +31,23 @@ type execState struct {
 	decision atomic.Uint32 // a Decision set by Decide, or 0
 }
 
+// execContext is the context of a claimed request: its parent with the
+// execState as the value of ctxKey, in the middleware's one allocation per
+// request instead of context.WithValue's own.
+type execContext struct {
+	context.Context
+	st execState
+}
+
+// Value returns the execState for ctxKey and asks the parent for any other
+// key.
+func (c *execContext) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.st
+	}
+	return c.Context.Value(key)
+}
+
 // NewContext returns a copy of ctx that carries e, as the middleware
 // passes it to the handler; for tests of handlers.
 func NewContext(ctx context.Context, e Execution) context.Context {

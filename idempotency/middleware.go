@@ -161,6 +161,9 @@ func New(store Store, scope ScopeFunc, o Options) *Middleware {
 // writer. It does not implement io.ReaderFrom or http.Pusher.
 //
 // If next panics, the claim is released and the panic continues.
+//
+// As net/http requires, next must not read the request body after it has
+// returned: the body's buffer is then reused, and reads return io.EOF.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	if m == nil || m.store == nil {
 		panic("idempotency: Handler called on a Middleware not made by idempotency.New")
@@ -204,7 +207,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		m.reject(w, r, err)
 		return
 	}
-	ran := false // whether next saw the body; if not, its buffer is reused
+	// Whether next may still hold the body: if not, its buffer is reused
+	// (run stops its reader when next returns).
+	ran := false
 	defer func() {
 		if !ran {
 			recycleBody(body, bp)
@@ -257,9 +262,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		} else {
 			m.record(r.Context(), outExecuted, res.Owner.Fence)
 		}
-		ran = true
-		restoreBody(r, body)
-		m.run(w, r, next, req.Key, res)
+		m.run(w, r, next, req.Key, res, body)
 	case Completed:
 		m.replay(w, r, req.Key, res.Response)
 	case InFlight:
@@ -323,13 +326,13 @@ func (m *Middleware) claim(ctx context.Context, req ClaimRequest) (ClaimResult, 
 
 // detached returns a context for store work that must finish once begun,
 // even if the client goes away: not canceled with the request, bounded by
-// StoreTimeout. A local store needs no bound.
+// StoreTimeout. A local store (a MemoryStore) never blocks and reads no
+// context values: it needs neither the bound nor ctx's values.
 func (m *Middleware) detached(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx = context.WithoutCancel(ctx)
 	if m.local {
-		return ctx, func() {}
+		return context.Background(), func() {}
 	}
-	return context.WithTimeout(ctx, m.opts.StoreTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), m.opts.StoreTimeout)
 }
 
 // localStore is implemented by stores that never block on I/O, which need

@@ -591,6 +591,54 @@ func TestFromContext(t *testing.T) {
 	seen.Wait()
 }
 
+// TestHandlerContextKeepsParentValuesAndCancellation: the context the
+// handler gets carries the request context's values and ends with it,
+// also through contexts derived from it.
+func TestHandlerContextKeepsParentValuesAndCancellation(t *testing.T) {
+	type userKey struct{}
+	parent, cancel := context.WithCancel(context.WithValue(context.Background(), userKey{}, "alice"))
+	defer cancel()
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		if v, _ := ctx.Value(userKey{}).(string); v != "alice" {
+			t.Errorf("parent value = %q, want alice", v)
+		}
+		if _, ok := idempotency.FromContext(ctx); !ok {
+			t.Error("FromContext found no Execution")
+		}
+		child, stop := context.WithCancel(ctx)
+		defer stop()
+		cancel()
+		<-ctx.Done()
+		<-child.Done()
+		if !errors.Is(child.Err(), context.Canceled) {
+			t.Errorf("child.Err() = %v", child.Err())
+		}
+		w.WriteHeader(http.StatusCreated)
+	}))
+	serve2(h, req{}.build().WithContext(parent))
+}
+
+// TestMemoryStoreRecordsAfterClientLeft: with the MemoryStore, a response
+// whose client left while the handler ran is still recorded, and the
+// retry replays it.
+func TestMemoryStoreRecordsAfterClientLeft(t *testing.T) {
+	var runs atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs.Add(1)
+		cancel() // the client hangs up; the handler finishes
+		w.WriteHeader(http.StatusCreated)
+	}))
+	serve2(h, req{}.build().WithContext(ctx))
+	rec := serve(h, req{})
+	if rec.Code != http.StatusCreated || rec.Header().Get(idempotency.HeaderReplayed) != "true" || runs.Load() != 1 {
+		t.Fatalf("retry: status %d, replayed %q, runs %d; want a replay of the one run",
+			rec.Code, rec.Header().Get(idempotency.HeaderReplayed), runs.Load())
+	}
+}
+
 // TestLostClaimCompletionRefused: a handler stalls past its lease, another
 // request takes the key over and finishes; the stalled run's late response
 // must not overwrite the record.

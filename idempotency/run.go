@@ -11,21 +11,33 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
-// run serves a claimed request: heartbeat, handler, then complete or
-// release.
-func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handler, key RecordKey, res ClaimResult) {
+// run serves a claimed request: heartbeat, handler (given body as its
+// request body), then complete or release. The handler's body reads
+// nothing once the handler has returned, so that the caller may reuse
+// body's buffer: net/http forbids reading a request body after ServeHTTP
+// returns, and a handler that does anyway must not see another request's
+// bytes.
+func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handler, key RecordKey, res ClaimResult, body []byte) {
 	// One allocation for the per-request state.
 	x := &struct {
-		st execState
-		rw recorder
-		hb heartbeat
+		ctx  execContext
+		rw   recorder
+		hb   heartbeat
+		body bodyReader
 	}{}
-	st, rw, hb := &x.st, &x.rw, &x.hb
+	ctx, rw, hb := &x.ctx, &x.rw, &x.hb
+	st := &ctx.st
+	ctx.Context = r.Context()
 	st.exec = Execution{Fence: res.Owner.Fence, Takeover: res.Takeover}
 	*rw = recorder{ResponseWriter: w, allow: m.allow, max: m.opts.MaxResponseBytes}
+	if body != nil {
+		x.body.Reset(body)
+		r.Body = &x.body
+	}
 	m.startHeartbeat(hb, key, res.Owner)
 	finished := false
 	defer func() {
+		x.body.Reset(nil)
 		hb.stop()
 		if finished {
 			return
@@ -34,7 +46,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		// trustworthy was recorded, so let a retry run again.
 		m.release(r.Context(), key, res.Owner)
 	}()
-	next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, st)))
+	next.ServeHTTP(rw, r.WithContext(ctx))
 	finished = true
 	hb.stop()
 
@@ -85,11 +97,11 @@ func (m *Middleware) release(ctx context.Context, key RecordKey, owner Owner) {
 // the lease). ErrNotOwner ends it: the claim was lost, or an earlier
 // attempt succeeded before its answer was lost.
 func (m *Middleware) persist(ctx context.Context, key RecordKey, what, otherwise string, op func(context.Context) error) {
-	ctx, cancel := m.detached(ctx)
+	sctx, cancel := m.detached(ctx)
 	defer cancel()
 	var t *time.Timer
 	for attempt, delay := 0, 10*time.Millisecond; ; attempt, delay = attempt+1, min(2*delay, 500*time.Millisecond) {
-		err := op(ctx)
+		err := op(sctx)
 		switch {
 		case err == nil:
 			return
@@ -111,7 +123,7 @@ func (m *Middleware) persist(ctx context.Context, key RecordKey, what, otherwise
 			t.Reset(delay)
 		}
 		select {
-		case <-ctx.Done():
+		case <-sctx.Done():
 			m.log(ctx, slog.LevelError, "idempotency: cannot "+what+"; "+otherwise, key, err)
 			return
 		case <-t.C:
