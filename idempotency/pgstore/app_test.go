@@ -232,7 +232,12 @@ func waitBackendsGone(t *testing.T, pool *pgxpool.Pool, app string) {
 
 // post sends POST /orders with key and the given X-Then.
 func post(t testing.TB, client *http.Client, base, key, then string) (*http.Response, []byte, error) {
-	req, err := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(`{"item":"tea"}`))
+	return postContext(context.Background(), t, client, base, key, then)
+}
+
+// postContext is post with the request's context.
+func postContext(ctx context.Context, t testing.TB, client *http.Client, base, key, then string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/orders", strings.NewReader(`{"item":"tea"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,6 +111,11 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 //     PostgreSQL rolls back what it did not see committed.
 //   - Requests of a covered method are buffered even when they carry no
 //     key on a KeyOptional route (and then run without a transaction).
+//   - An answer that needs no transaction (a replay, 422, 429) is
+//     written and flushed (when w is an http.Flusher or unwraps to one)
+//     while the transaction, which holds nothing, is rolled back, so the
+//     client does not wait for the ROLLBACK; Handler returns when it is
+//     done. A buffered response sent without a Content-Length gets one.
 //   - A second request with the same key while the first one's
 //     transaction is open gets 409 idempotency.ErrInFlight at once (a
 //     transaction-scoped advisory lock, taken without waiting); after the
@@ -146,12 +151,10 @@ func (m *TxMiddleware) serve(w http.ResponseWriter, r *http.Request, inner http.
 		buf bufferWriter
 	}{}
 	sl, buf := &x.sl, &x.buf
+	ctx := context.WithoutCancel(r.Context())
 	defer func() {
-		// A panic (the handler's, after idempotency released the claim) or
-		// an outcome that left the transaction open (a replay, 409, 422,
-		// 429): end it. On the normal path the response has been sent by
-		// now, so the client does not wait for the rollback.
-		sl.end(context.WithoutCancel(r.Context()), m.store.timeout)
+		// A panic: the handler's, after idempotency released the claim.
+		sl.end(ctx, m.store.timeout)
 	}()
 	inner.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), slotKey{}, sl)))
 	if sl.commitErr != nil {
@@ -159,7 +162,29 @@ func (m *TxMiddleware) serve(w http.ResponseWriter, r *http.Request, inner http.
 			WithHeader("Retry-After", m.retryAfter).WithCause(sl.commitErr))
 		return
 	}
+	if sl.tx == nil {
+		buf.sendTo(w)
+		return
+	}
+	// The outcome left the transaction open and holding nothing (a
+	// replay, 422, 429): the answer does not depend on it. Roll it back
+	// while the answer goes out, and flush the answer rather than let
+	// net/http send it when the handler returns, so that the client does
+	// not wait for the ROLLBACK's round trip. Ending it first instead
+	// would make the client wait; ending it after the flush would hold a
+	// pooled connection while a slow client reads.
+	tx := &slot{tx: sl.tx}
+	sl.tx, sl.claimed = nil, false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tx.end(ctx, m.store.timeout)
+	}()
+	defer func() { <-done }() // the connection is back in the pool when the handler returns
 	buf.sendTo(w)
+	if buf.status != 0 {
+		_ = http.NewResponseController(w).Flush() // without a Flusher, net/http sends it on return
+	}
 }
 
 // FromContext returns the transaction of the request whose context is
