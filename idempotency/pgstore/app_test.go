@@ -74,8 +74,13 @@ type service struct {
 }
 
 func newService(pool *pgxpool.Pool, txOptions pgx.TxOptions, onInsert func()) *service {
+	return newServiceOptions(pool, txOptions, idempotency.Options{}, onInsert)
+}
+
+// newServiceOptions is newService with the middleware's options.
+func newServiceOptions(pool *pgxpool.Pool, txOptions pgx.TxOptions, o idempotency.Options, onInsert func()) *service {
 	s := &service{pool: pool, store: pgstore.New(pool, pgstore.Options{}), hold: make(chan struct{})}
-	m := pgstore.NewTxMiddleware(s.store, pool, txOptions, principal, idempotency.Options{})
+	m := pgstore.NewTxMiddleware(s.store, pool, txOptions, principal, o)
 	mux := http.NewServeMux()
 	mux.Handle("POST /orders", m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		createOrder(w, r, s.hold, onInsert)

@@ -109,6 +109,10 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 //     of next's response has been sent. A database connection that drops,
 //     or a process that dies, before the commit has the same effect:
 //     PostgreSQL rolls back what it did not see committed.
+//   - The per-scope budget (Options.MaxRecordsPerScope and
+//     MaxBytesPerScope) is checked against the records committed: a
+//     caller's k new keys whose transactions are open at once do not see
+//     one another, so it can hold up to MaxRecordsPerScope-1+k records.
 //   - Requests of a covered method are buffered even when they carry no
 //     key on a KeyOptional route (and then run without a transaction).
 //   - An answer that needs no transaction (a replay, 422, 429) is
