@@ -26,8 +26,9 @@ import (
 
 // The service under test: POST /orders inserts an order through the
 // request's transaction and answers 201 with it. The X-Then header makes
-// it fail after its insert (panic, 500, a commit that cannot succeed) or
-// hold until released.
+// it fail after its insert (panic, 500, a commit that cannot succeed),
+// hold until released, or block in a second write (on a lock the test
+// holds).
 
 const ordersSQL = `CREATE TABLE orders (
     id   bigserial PRIMARY KEY,
@@ -119,6 +120,13 @@ func createOrder(w http.ResponseWriter, r *http.Request, hold <-chan struct{}, o
 		select {
 		case <-hold:
 		case <-ctx.Done():
+		}
+	case "block", "block-ignore":
+		// Waits for the test's lock on commit_guard; the client drops
+		// meanwhile. "block-ignore" answers 201 whatever the write did.
+		if _, err := tx.Exec(ctx, "INSERT INTO commit_guard VALUES (1)"); err != nil && r.Header.Get("X-Then") == "block" {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
 		}
 	case "unfit-commit":
 		if _, err := tx.Exec(ctx, "INSERT INTO commit_guard VALUES (-1)"); err != nil {
