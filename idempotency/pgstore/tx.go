@@ -62,7 +62,7 @@ func NewTxMiddleware(store *Store, pool BatchSender, txOptions pgx.TxOptions, sc
 	if pool == nil {
 		panic("pgstore: NewTxMiddleware called with a nil BatchSender")
 	}
-	ts := &txStore{s: store, pool: pool, txOptions: txOptions, timeout: o.StoreTimeout}
+	ts := &txStore{s: store, pool: pool, txOptions: txOptions, timeout: o.StoreTimeout, waits: o.WaitTimeout > 0}
 	if ts.timeout <= 0 {
 		ts.timeout = 5 * time.Second // idempotency.Options' default
 	}
@@ -115,7 +115,7 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 //     one another, so it can hold up to MaxRecordsPerScope-1+k records.
 //   - Requests of a covered method are buffered even when they carry no
 //     key on a KeyOptional route (and then run without a transaction).
-//   - An answer that needs no transaction (a replay, 422, 429) is
+//   - An answer that needs no transaction (a replay, 409, 422, 429) is
 //     written and flushed (when w is an http.Flusher or unwraps to one)
 //     while the transaction, which holds nothing, is rolled back, so the
 //     client does not wait for the ROLLBACK; Handler returns when it is
@@ -171,7 +171,7 @@ func (m *TxMiddleware) serve(w http.ResponseWriter, r *http.Request, inner http.
 		return
 	}
 	// The outcome left the transaction open and holding nothing (a
-	// replay, 422, 429): the answer does not depend on it. Roll it back
+	// replay, 409, 422, 429): the answer does not depend on it. Roll it back
 	// while the answer goes out, and flush the answer rather than let
 	// net/http send it when the handler returns, so that the client does
 	// not wait for the ROLLBACK's round trip. Ending it first instead
@@ -247,6 +247,7 @@ type txStore struct {
 	txOptions pgx.TxOptions
 	timeout   time.Duration
 	logger    *slog.Logger
+	waits     bool // the middleware claims again after InFlight (Options.WaitTimeout)
 }
 
 var (
@@ -295,10 +296,12 @@ func (ts *txStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (ide
 	case idempotency.Claimed:
 		sl.claimed, sl.owner = true, res.Owner
 	case idempotency.InFlight:
-		// Free the connection now: the middleware may wait and claim
-		// again (Options.WaitTimeout). Other answers roll back after the
-		// response has been sent.
-		sl.end(context.WithoutCancel(ctx), ts.timeout)
+		if ts.waits {
+			// Free the connection now: the middleware waits and claims
+			// again. Otherwise, as after other answers, the transaction
+			// is rolled back while the answer is sent.
+			sl.end(context.WithoutCancel(ctx), ts.timeout)
+		}
 	}
 	return res, nil
 }
