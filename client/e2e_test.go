@@ -111,7 +111,9 @@ func (o *orders) inject(next http.Handler) http.Handler {
 	})
 }
 
-// stores returns the stores the end-to-end tests run against.
+// stores returns the stores the end-to-end tests run against. Make a
+// store outside the synctest bubble: redistest starts its server and
+// waits for it on the real clock.
 func stores(t *testing.T) map[string]func(t *testing.T) idempotency.Store {
 	return map[string]func(t *testing.T) idempotency.Store{
 		"memory": func(t *testing.T) idempotency.Store {
@@ -124,13 +126,12 @@ func stores(t *testing.T) map[string]func(t *testing.T) idempotency.Store {
 	}
 }
 
-// e2eClient retries quickly and without a budget, so that only the
-// idempotency contract decides the outcome.
-func e2eClient() *http.Client {
-	return &http.Client{Transport: client.New(&http.Transport{MaxIdleConnsPerHost: 64}, client.Options{
+// e2eClient retries over inner without a budget, so that only the
+// idempotency contract decides the outcome. Its waits are the defaults:
+// the tests run in a synctest bubble.
+func e2eClient(inner http.RoundTripper) *http.Client {
+	return &http.Client{Transport: client.New(inner, client.Options{
 		MaxAttempts: 10,
-		BaseDelay:   time.Millisecond,
-		MaxDelay:    10 * time.Millisecond,
 		Budget:      client.Budget{Ratio: -1},
 	})}
 }
@@ -142,19 +143,22 @@ func e2eClient() *http.Client {
 func TestCutAfterCommitGetsTheReplay(t *testing.T) {
 	for name, newStore := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			svc := newOrders(t, newStore(t), map[string]fault{"order-1": cutAfterCommit})
-			srv := httptest.NewServer(svc.handler)
-			defer srv.Close()
-			resp, body, err := do(t, e2eClient(), "POST", srv.URL+"/orders", "order-1")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if resp.StatusCode != 201 || body != `{"order":"order-1"}` || resp.Header.Get(idempotency.HeaderReplayed) != "true" {
-				t.Fatalf("%d %s %v, want the replayed 201", resp.StatusCode, body, resp.Header)
-			}
-			if n := svc.executions.Load(); n != 1 {
-				t.Fatalf("the handler ran %d times, want 1", n)
-			}
+			store := newStore(t)
+			synctest.Test(t, func(t *testing.T) {
+				defer time.Sleep(time.Minute) // the middleware's heartbeat goroutines end on their next tick
+				svc := newOrders(t, store, map[string]fault{"order-1": cutAfterCommit})
+				srv := newMemServer(t, svc.handler, nil)
+				resp, body, err := do(t, e2eClient(srv.transport()), "POST", srv.URL+"/orders", "order-1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.StatusCode != 201 || body != `{"order":"order-1"}` || resp.Header.Get(idempotency.HeaderReplayed) != "true" {
+					t.Fatalf("%d %s %v, want the replayed 201", resp.StatusCode, body, resp.Header)
+				}
+				if n := svc.executions.Load(); n != 1 {
+					t.Fatalf("the handler ran %d times, want 1", n)
+				}
+			})
 		})
 	}
 }
@@ -167,52 +171,55 @@ func TestConcurrentFaultsRunEachRequestOnce(t *testing.T) {
 	const n = 200
 	for name, newStore := range stores(t) {
 		t.Run(name, func(t *testing.T) {
-			faults := make(map[string]fault, n)
-			for i := range n {
-				f := fault(rand.IntN(int(numFaults)))
-				if i < int(numFaults) {
-					f = fault(i) // every fault at least once
+			store := newStore(t)
+			synctest.Test(t, func(t *testing.T) {
+				defer time.Sleep(time.Minute) // the middleware's heartbeat goroutines end on their next tick
+				faults := make(map[string]fault, n)
+				for i := range n {
+					f := fault(rand.IntN(int(numFaults)))
+					if i < int(numFaults) {
+						f = fault(i) // every fault at least once
+					}
+					faults["order-"+strconv.Itoa(i)] = f
 				}
-				faults["order-"+strconv.Itoa(i)] = f
-			}
-			svc := newOrders(t, newStore(t), faults)
-			srv := httptest.NewServer(svc.handler)
-			defer srv.Close()
-			c := e2eClient()
+				svc := newOrders(t, store, faults)
+				srv := newMemServer(t, svc.handler, nil)
+				c := e2eClient(srv.transport())
 
-			var wg sync.WaitGroup
-			errs := make(chan error, n)
-			for i := range n {
-				wg.Go(func() {
-					order := "order-" + strconv.Itoa(i)
-					req, _ := http.NewRequest("POST", srv.URL+"/orders", strings.NewReader(order))
-					resp, err := c.Do(req)
-					if err != nil {
-						errs <- fmt.Errorf("%s (%s): %w", order, faultNames[faults[order]], err)
-						return
-					}
-					defer resp.Body.Close()
-					b, _ := io.ReadAll(resp.Body)
-					if resp.StatusCode != 201 || string(b) != `{"order":"`+order+`"}` {
-						errs <- fmt.Errorf("%s (%s): %d %s", order, faultNames[faults[order]], resp.StatusCode, b)
-					}
-				})
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if got := svc.executions.Load(); got != n {
-				t.Errorf("the handler ran %d times, want %d", got, n)
-			}
-			svc.mu.Lock()
-			defer svc.mu.Unlock()
-			for order, runs := range svc.runs {
-				if runs != 1 {
-					t.Errorf("%s (%s) ran %d times", order, faultNames[faults[order]], runs)
+				var wg sync.WaitGroup
+				errs := make(chan error, n)
+				for i := range n {
+					wg.Go(func() {
+						order := "order-" + strconv.Itoa(i)
+						req, _ := http.NewRequest("POST", srv.URL+"/orders", strings.NewReader(order))
+						resp, err := c.Do(req)
+						if err != nil {
+							errs <- fmt.Errorf("%s (%s): %w", order, faultNames[faults[order]], err)
+							return
+						}
+						defer resp.Body.Close()
+						b, _ := io.ReadAll(resp.Body)
+						if resp.StatusCode != 201 || string(b) != `{"order":"`+order+`"}` {
+							errs <- fmt.Errorf("%s (%s): %d %s", order, faultNames[faults[order]], resp.StatusCode, b)
+						}
+					})
 				}
-			}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Error(err)
+				}
+				if got := svc.executions.Load(); got != n {
+					t.Errorf("the handler ran %d times, want %d", got, n)
+				}
+				svc.mu.Lock()
+				defer svc.mu.Unlock()
+				for order, runs := range svc.runs {
+					if runs != 1 {
+						t.Errorf("%s (%s) ran %d times", order, faultNames[faults[order]], runs)
+					}
+				}
+			})
 		})
 	}
 }

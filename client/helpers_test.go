@@ -8,8 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
-	"time"
 
 	"github.com/backstop-go/backstop/client"
 	"github.com/backstop-go/backstop/internal/redistest"
@@ -38,27 +38,116 @@ type hit struct {
 // then with 200 once the script is used up. It records every request.
 type scriptServer struct {
 	*httptest.Server
+	mem   *memServer // nil on the loopback interface
 	mu    sync.Mutex
 	steps []step
 	hits  []hit
 	conns int // connections opened
 }
 
+// newScriptServer starts a scriptServer on an in-memory network, for a
+// test in a synctest bubble: its transport() dials it. It is closed when
+// t ends.
 func newScriptServer(t *testing.T, steps ...step) *scriptServer {
 	t.Helper()
 	s := &scriptServer{steps: steps}
+	s.mem = newMemServer(t, http.HandlerFunc(s.serve), s.countConns)
+	s.Server = s.mem.Server
+	return s
+}
+
+// newLoopbackScriptServer starts a scriptServer on the loopback
+// interface, for the tests of http.DefaultTransport, which cannot run in a
+// bubble.
+func newLoopbackScriptServer(t *testing.T, steps ...step) *scriptServer {
+	t.Helper()
+	s := &scriptServer{steps: steps}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			s.mu.Lock()
-			s.conns++
-			s.mu.Unlock()
-		}
-	}
+	s.Config.ConnState = s.countConns
 	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }
+
+func (s *scriptServer) countConns(_ net.Conn, st http.ConnState) {
+	if st == http.StateNew {
+		s.mu.Lock()
+		s.conns++
+		s.mu.Unlock()
+	}
+}
+
+// transport returns a new transport that dials the in-memory server.
+func (s *scriptServer) transport() *http.Transport { return s.mem.transport() }
+
+// memServer is an httptest.Server on an in-memory listener whose
+// connections are net.Pipes. In a synctest bubble, a goroutine waiting on
+// a real socket is not durably blocked, so the bubble's clock would stop;
+// one waiting on a pipe is.
+type memServer struct {
+	*httptest.Server
+	l *memListener
+}
+
+// newMemServer starts h on an in-memory listener, closed when t ends;
+// connState, when not nil, is the server's ConnState hook. Call it inside
+// the bubble.
+func newMemServer(t *testing.T, h http.Handler, connState func(net.Conn, http.ConnState)) *memServer {
+	t.Helper()
+	l := &memListener{conns: make(chan net.Conn), done: make(chan struct{})}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: h, ConnState: connState}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return &memServer{Server: srv, l: l}
+}
+
+// transport returns a new transport whose connections go to s.
+func (s *memServer) transport() *http.Transport {
+	return &http.Transport{DialContext: s.l.dial, MaxIdleConnsPerHost: 64}
+}
+
+type memListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (l *memListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *memListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *memListener) Addr() net.Addr { return memAddr{} }
+
+func (l *memListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-l.done:
+		client.Close()
+		server.Close()
+		return nil, &net.OpError{Op: "dial", Net: "mem", Err: syscall.ECONNREFUSED}
+	case <-ctx.Done():
+		client.Close()
+		server.Close()
+		return nil, ctx.Err()
+	}
+}
+
+type memAddr struct{}
+
+func (memAddr) Network() string { return "mem" }
+func (memAddr) String() string  { return "api.test" }
 
 func (s *scriptServer) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -104,15 +193,10 @@ func cut(w http.ResponseWriter) {
 	_ = conn.Close()
 }
 
-// quick are Options for tests over a real network: waits of at most a
-// microsecond, no budget, so only the retry rules decide.
+// quick are Options without a budget, so only the retry rules decide.
+// The waits are the defaults: the tests that retry run in a synctest
+// bubble, whose clock skips them.
 func quick(o client.Options) client.Options {
-	if o.BaseDelay == 0 {
-		o.BaseDelay = time.Microsecond
-	}
-	if o.MaxDelay == 0 {
-		o.MaxDelay = time.Microsecond
-	}
 	if o.Budget.Ratio == 0 {
 		o.Budget.Ratio = -1
 	}

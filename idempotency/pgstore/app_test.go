@@ -26,8 +26,9 @@ import (
 
 // The service under test: POST /orders inserts an order through the
 // request's transaction and answers 201 with it. The X-Then header makes
-// it fail after its insert (panic, 500, a commit that cannot succeed) or
-// hold until released.
+// it fail after its insert (panic, 500, a commit that cannot succeed),
+// hold until released, or block in a second write (on a lock the test
+// holds).
 
 const ordersSQL = `CREATE TABLE orders (
     id   bigserial PRIMARY KEY,
@@ -74,8 +75,13 @@ type service struct {
 }
 
 func newService(pool *pgxpool.Pool, txOptions pgx.TxOptions, onInsert func()) *service {
+	return newServiceOptions(pool, txOptions, idempotency.Options{}, onInsert)
+}
+
+// newServiceOptions is newService with the middleware's options.
+func newServiceOptions(pool *pgxpool.Pool, txOptions pgx.TxOptions, o idempotency.Options, onInsert func()) *service {
 	s := &service{pool: pool, store: pgstore.New(pool, pgstore.Options{}), hold: make(chan struct{})}
-	m := pgstore.NewTxMiddleware(s.store, pool, txOptions, principal, idempotency.Options{})
+	m := pgstore.NewTxMiddleware(s.store, pool, txOptions, principal, o)
 	mux := http.NewServeMux()
 	mux.Handle("POST /orders", m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		createOrder(w, r, s.hold, onInsert)
@@ -114,6 +120,13 @@ func createOrder(w http.ResponseWriter, r *http.Request, hold <-chan struct{}, o
 		select {
 		case <-hold:
 		case <-ctx.Done():
+		}
+	case "block", "block-ignore":
+		// Waits for the test's lock on commit_guard; the client drops
+		// meanwhile. "block-ignore" answers 201 whatever the write did.
+		if _, err := tx.Exec(ctx, "INSERT INTO commit_guard VALUES (1)"); err != nil && r.Header.Get("X-Then") == "block" {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
 		}
 	case "unfit-commit":
 		if _, err := tx.Exec(ctx, "INSERT INTO commit_guard VALUES (-1)"); err != nil {
@@ -232,7 +245,12 @@ func waitBackendsGone(t *testing.T, pool *pgxpool.Pool, app string) {
 
 // post sends POST /orders with key and the given X-Then.
 func post(t testing.TB, client *http.Client, base, key, then string) (*http.Response, []byte, error) {
-	req, err := http.NewRequest(http.MethodPost, base+"/orders", strings.NewReader(`{"item":"tea"}`))
+	return postContext(context.Background(), t, client, base, key, then)
+}
+
+// postContext is post with the request's context.
+func postContext(ctx context.Context, t testing.TB, client *http.Client, base, key, then string) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/orders", strings.NewReader(`{"item":"tea"}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,9 @@
 package pgstore
 
-import "net/http"
+import (
+	"net/http"
+	"strconv"
+)
 
 // bufferWriter holds a response until the transaction that produced it
 // has committed. It implements none of the optional interfaces (Flusher,
@@ -43,8 +46,19 @@ func (b *bufferWriter) sendTo(w http.ResponseWriter) {
 	if b.status == 0 {
 		return
 	}
+	if h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" && bodyAllowed(b.status) {
+		// What net/http would add to a response not flushed, and keeps
+		// a response flushed by sendTo's caller from being chunked.
+		h.Set("Content-Length", strconv.Itoa(len(b.body)))
+	}
 	w.WriteHeader(b.status)
 	if len(b.body) > 0 {
 		_, _ = w.Write(b.body)
 	}
+}
+
+// bodyAllowed reports whether a response of status may have a body (RFC
+// 9110, section 6.4.1).
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }

@@ -59,7 +59,8 @@ func countingPool(t *testing.T, url string, n *atomic.Int64) *pgxpool.Pool {
 // record; the transactional mode sends the claim with BEGIN and adds only
 // the record. A replay is one round trip in plain mode; in the
 // transactional mode, BEGIN and the claim are one round trip before the
-// answer, and a ROLLBACK follows it.
+// answer, and a ROLLBACK goes out with it, which the client does not wait
+// for (TestTxReplayAnsweredBeforeRollback).
 func TestRoundTrips(t *testing.T) {
 	t.Parallel()
 	url := ordersURL(t)

@@ -62,7 +62,7 @@ func NewTxMiddleware(store *Store, pool BatchSender, txOptions pgx.TxOptions, sc
 	if pool == nil {
 		panic("pgstore: NewTxMiddleware called with a nil BatchSender")
 	}
-	ts := &txStore{s: store, pool: pool, txOptions: txOptions, timeout: o.StoreTimeout}
+	ts := &txStore{s: store, pool: pool, txOptions: txOptions, timeout: o.StoreTimeout, waits: o.WaitTimeout > 0}
 	if ts.timeout <= 0 {
 		ts.timeout = 5 * time.Second // idempotency.Options' default
 	}
@@ -109,8 +109,17 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 //     of next's response has been sent. A database connection that drops,
 //     or a process that dies, before the commit has the same effect:
 //     PostgreSQL rolls back what it did not see committed.
+//   - The per-scope budget (Options.MaxRecordsPerScope and
+//     MaxBytesPerScope) is checked against the records committed: a
+//     caller's k new keys whose transactions are open at once do not see
+//     one another, so it can hold up to MaxRecordsPerScope-1+k records.
 //   - Requests of a covered method are buffered even when they carry no
 //     key on a KeyOptional route (and then run without a transaction).
+//   - An answer that needs no transaction (a replay, 409, 422, 429) is
+//     written and flushed (when w is an http.Flusher or unwraps to one)
+//     while the transaction, which holds nothing, is rolled back, so the
+//     client does not wait for the ROLLBACK; Handler returns when it is
+//     done. A buffered response sent without a Content-Length gets one.
 //   - A second request with the same key while the first one's
 //     transaction is open gets 409 idempotency.ErrInFlight at once (a
 //     transaction-scoped advisory lock, taken without waiting); after the
@@ -146,12 +155,10 @@ func (m *TxMiddleware) serve(w http.ResponseWriter, r *http.Request, inner http.
 		buf bufferWriter
 	}{}
 	sl, buf := &x.sl, &x.buf
+	ctx := context.WithoutCancel(r.Context())
 	defer func() {
-		// A panic (the handler's, after idempotency released the claim) or
-		// an outcome that left the transaction open (a replay, 409, 422,
-		// 429): end it. On the normal path the response has been sent by
-		// now, so the client does not wait for the rollback.
-		sl.end(context.WithoutCancel(r.Context()), m.store.timeout)
+		// A panic: the handler's, after idempotency released the claim.
+		sl.end(ctx, m.store.timeout)
 	}()
 	inner.ServeHTTP(buf, r.WithContext(context.WithValue(r.Context(), slotKey{}, sl)))
 	if sl.commitErr != nil {
@@ -159,7 +166,29 @@ func (m *TxMiddleware) serve(w http.ResponseWriter, r *http.Request, inner http.
 			WithHeader("Retry-After", m.retryAfter).WithCause(sl.commitErr))
 		return
 	}
+	if sl.tx == nil {
+		buf.sendTo(w)
+		return
+	}
+	// The outcome left the transaction open and holding nothing (a
+	// replay, 409, 422, 429): the answer does not depend on it. Roll it back
+	// while the answer goes out, and flush the answer rather than let
+	// net/http send it when the handler returns, so that the client does
+	// not wait for the ROLLBACK's round trip. Ending it first instead
+	// would make the client wait; ending it after the flush would hold a
+	// pooled connection while a slow client reads.
+	tx := &slot{tx: sl.tx}
+	sl.tx, sl.claimed = nil, false
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tx.end(ctx, m.store.timeout)
+	}()
+	defer func() { <-done }() // the connection is back in the pool when the handler returns
 	buf.sendTo(w)
+	if buf.status != 0 {
+		_ = http.NewResponseController(w).Flush() // without a Flusher, net/http sends it on return
+	}
 }
 
 // FromContext returns the transaction of the request whose context is
@@ -218,6 +247,7 @@ type txStore struct {
 	txOptions pgx.TxOptions
 	timeout   time.Duration
 	logger    *slog.Logger
+	waits     bool // the middleware claims again after InFlight (Options.WaitTimeout)
 }
 
 var (
@@ -266,10 +296,12 @@ func (ts *txStore) Claim(ctx context.Context, req idempotency.ClaimRequest) (ide
 	case idempotency.Claimed:
 		sl.claimed, sl.owner = true, res.Owner
 	case idempotency.InFlight:
-		// Free the connection now: the middleware may wait and claim
-		// again (Options.WaitTimeout). Other answers roll back after the
-		// response has been sent.
-		sl.end(context.WithoutCancel(ctx), ts.timeout)
+		if ts.waits {
+			// Free the connection now: the middleware waits and claims
+			// again. Otherwise, as after other answers, the transaction
+			// is rolled back while the answer is sent.
+			sl.end(context.WithoutCancel(ctx), ts.timeout)
+		}
 	}
 	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestInFlightClaimFreesItsConnection(t *testing.T) {
 	}
 	defer pool.Close()
 
-	ts := &txStore{s: New(pool, Options{}), pool: pool, timeout: time.Second, logger: slog.Default()}
+	ts := &txStore{s: New(pool, Options{}), pool: pool, timeout: time.Second, logger: slog.Default(), waits: true}
 	req := idempotency.ClaimRequest{
 		Key:         idempotency.RecordKey{Scope: "s", ID: "k"},
 		Fingerprint: "fp", Lease: time.Minute, Retention: time.Hour,
@@ -67,3 +68,22 @@ func TestInFlightClaimFreesItsConnection(t *testing.T) {
 			second.tx != nil, pool.Stat().AcquiredConns())
 	}
 }
+
+// TestInFlightClaimEndsAtOnceOnlyWhenTheMiddlewareWaits checks that the
+// middleware tells its store whether it waits after an in-flight claim:
+// then the claim's transaction ends at once, else while the 409 is sent.
+func TestInFlightClaimEndsAtOnceOnlyWhenTheMiddlewareWaits(t *testing.T) {
+	store := New(noDB{}, Options{})
+	for wait, want := range map[time.Duration]bool{0: false, time.Second: true} {
+		m := NewTxMiddleware(store, noBatches{}, pgx.TxOptions{}, func(*http.Request) (string, error) { return "s", nil }, idempotency.Options{WaitTimeout: wait})
+		if m.store.waits != want {
+			t.Errorf("WaitTimeout %v: waits = %v, want %v", wait, m.store.waits, want)
+		}
+	}
+}
+
+// noDB and noBatches are never called: NewTxMiddleware does no I/O.
+type (
+	noDB      struct{ DB }
+	noBatches struct{ BatchSender }
+)
