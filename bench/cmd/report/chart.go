@@ -5,10 +5,10 @@ import (
 	"image/color"
 	"math"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
 
@@ -53,35 +53,73 @@ func writeChart(path string, res *Result) error {
 	p.X.Label.Text = "median time/op (" + unit + "), shorter is faster"
 	p.X.Min = 0
 	// The top row of the table is drawn at the top of the chart.
+	prefix := commonPrefix(names)
 	labels := make([]string, len(names))
 	for i, n := range names {
-		labels[len(names)-1-i] = n
+		labels[len(names)-1-i] = strings.TrimPrefix(n, prefix)
 	}
 	barH := vg.Points(14 / float64(len(procs)))
+	// Ours and the others are two series per -cpu value, so that ours
+	// stand out; a row's bar in the other series has length 0.
+	ourColors := []color.Color{color.RGBA{0x1f, 0x5f, 0xbf, 0xff}, color.RGBA{0x7f, 0xaf, 0xef, 0xff}}
+	peerColors := []color.Color{color.RGBA{0x6f, 0x6f, 0x6f, 0xff}, color.RGBA{0xbf, 0xbf, 0xbf, 0xff}}
 	for i, pr := range procs {
-		vals := make(plotter.Values, len(names))
-		for j, n := range names {
-			if r := res.Row(n, pr); r != nil {
-				vals[len(names)-1-j] = r.Stats[unitTime].Center * scale
+		for _, ours := range []bool{true, false} {
+			vals := make(plotter.Values, len(names))
+			present := false
+			for j, n := range names {
+				if r := res.Row(n, pr); r != nil && r.Ours == ours {
+					vals[len(names)-1-j] = r.Stats[unitTime].Center * scale
+					present = true
+				}
 			}
+			if !present {
+				continue
+			}
+			bars, err := plotter.NewBarChart(vals, barH)
+			if err != nil {
+				return err
+			}
+			bars.Horizontal = true
+			bars.LineStyle.Width = 0
+			who := "others"
+			bars.Color = peerColors[i%len(peerColors)]
+			if ours {
+				who = "backstop"
+				bars.Color = ourColors[i%len(ourColors)]
+			}
+			bars.Offset = barH * vg.Length(float64(len(procs)-1)/2-float64(i))
+			label := who
+			if len(procs) > 1 {
+				label += fmt.Sprintf(", -cpu %d", pr)
+			}
+			p.Legend.Add(label, bars)
+			p.Add(bars)
 		}
-		bars, err := plotter.NewBarChart(vals, barH)
-		if err != nil {
-			return err
-		}
-		bars.Horizontal = true
-		bars.LineStyle.Width = 0
-		bars.Color = plotutil.Color(i)
-		bars.Offset = barH * vg.Length(float64(len(procs)-1)/2-float64(i))
-		if len(procs) > 1 {
-			p.Legend.Add(fmt.Sprintf("-cpu %d", pr), bars)
-		}
-		p.Add(bars)
 	}
+	// Room on the right for the legend.
+	p.X.Max = maxSec * scale * 1.45
 	p.Legend.Top = true
 	p.NominalY(labels...)
-	p.Add(plotter.NewGrid())
+	grid := plotter.NewGrid()
+	grid.Horizontal.Color = nil
+	p.Add(grid)
 	p.BackgroundColor = color.White
-	h := vg.Points(float64(60 + 22*len(names)))
+	h := vg.Points(float64(90 + 22*len(names)))
 	return p.Save(9*vg.Inch, h, path)
+}
+
+// commonPrefix returns the first path element with its slash when every
+// name starts with it, as the top-level benchmark's name does.
+func commonPrefix(names []string) string {
+	first, _, ok := strings.Cut(names[0], "/")
+	if !ok {
+		return ""
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, first+"/") {
+			return ""
+		}
+	}
+	return first + "/"
 }

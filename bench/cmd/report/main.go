@@ -118,7 +118,7 @@ func run(args []string) int {
 		if res.Failed != "" {
 			failed = true
 		}
-		if err := writeRaw(cfg.out, res); err != nil {
+		if err := writeRaw(cfg.out, res); res.Status != statusNotRun && err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
 		}
 		if res.Status == statusRun {

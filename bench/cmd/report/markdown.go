@@ -217,7 +217,7 @@ func writeTable(w io.Writer, res *Result) {
 			switch {
 			case !ok:
 				fmt.Fprintf(w, " |")
-			case u == unitTime || s.Lo != s.Hi:
+			case u == unitTime || s.Min != s.Max:
 				fmt.Fprintf(w, " %s ± %s |", fmtValue(u, s.Center), spread(s))
 			default:
 				fmt.Fprintf(w, " %s |", fmtValue(u, s.Center))
@@ -268,12 +268,23 @@ func fmtValue(unit string, v float64) string {
 	return fmtNum(v)
 }
 
-// fmtSigned is fmtValue with a sign.
+// fmtQty is fmtValue with the unit named, for sentences.
+func fmtQty(unit string, v float64) string {
+	switch {
+	case strings.Contains(unit, "sec") || unit == unitBytes:
+		return fmtValue(unit, v)
+	case unit == unitAllocs:
+		return fmtNum(v) + " allocs"
+	}
+	return fmtNum(v) + " " + unit
+}
+
+// fmtSigned is fmtQty with a sign.
 func fmtSigned(unit string, v float64) string {
 	if v < 0 {
-		return "−" + fmtValue(unit, -v)
+		return "−" + fmtQty(unit, -v)
 	}
-	return "+" + fmtValue(unit, v)
+	return "+" + fmtQty(unit, v)
 }
 
 func fmtDuration(sec float64) string {

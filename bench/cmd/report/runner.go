@@ -168,7 +168,7 @@ func tail(s string, n int) string {
 
 // writeRaw keeps a comparison's raw benchmark output, for benchstat.
 func writeRaw(dir string, res *Result) error {
-	if res.Raw == "" {
+	if res.Raw == "" || res.Status == statusNotRun {
 		return nil
 	}
 	return os.WriteFile(filepath.Join(dir, res.Comparison.ID+".txt"), []byte(res.Raw), 0o644)

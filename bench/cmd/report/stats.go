@@ -46,7 +46,8 @@ func (k Key) String() string {
 // Stat is the summary of one unit of one benchmark over the rounds.
 type Stat struct {
 	benchmath.Summary
-	N int
+	N        int
+	Min, Max float64
 }
 
 // Row is one benchmark of a comparison, summarized.
@@ -159,7 +160,8 @@ func (res *Result) analyze() {
 		row := &Row{Key: k, Stats: map[string]Stat{}, Ours: ours != nil && ours.MatchString(k.Name)}
 		for unit, vs := range values[k] {
 			sample := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
-			row.Stats[unit] = Stat{benchmath.AssumeNothing.Summary(sample, 0.95), len(vs)}
+			row.Stats[unit] = Stat{benchmath.AssumeNothing.Summary(sample, 0.95), len(vs),
+				sample.Values[0], sample.Values[len(sample.Values)-1]}
 		}
 		res.Rows = append(res.Rows, row)
 	}

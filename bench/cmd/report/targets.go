@@ -115,7 +115,7 @@ func ratioAtMost(unit, a, b string, procs int, most float64) check {
 			return "", false, err
 		}
 		r := va / vb
-		return fmt.Sprintf("%s (%s vs %s)", fmtRatio(r), fmtValue(unit, va), fmtValue(unit, vb)), r <= most, nil
+		return fmt.Sprintf("%s (%s vs %s)", fmtRatio(r), fmtQty(unit, va), fmtQty(unit, vb)), r <= most, nil
 	}
 }
 
@@ -138,7 +138,7 @@ func fasterThanFastest(ours string, peers []string, procs int, factor float64) c
 		}
 		r := best / vo
 		return fmt.Sprintf("%s faster than %s (%s vs %s)", fmtRatio(r), lastElem(bestName),
-			fmtValue(unitTime, vo), fmtValue(unitTime, best)), r >= factor, nil
+			fmtQty(unitTime, vo), fmtQty(unitTime, best)), r >= factor, nil
 	}
 }
 
@@ -149,7 +149,7 @@ func atMost(unit, name string, procs int, most float64) check {
 		if err != nil {
 			return "", false, err
 		}
-		return fmtValue(unit, v), v <= most, nil
+		return fmtQty(unit, v), v <= most, nil
 	}
 }
 
@@ -164,7 +164,7 @@ func overAtMost(unit, name, base string, procs int, most float64) check {
 		if err != nil {
 			return "", false, err
 		}
-		return fmt.Sprintf("%s over (%s vs %s)", fmtSigned(unit, v-vb), fmtValue(unit, v), fmtValue(unit, vb)), v-vb <= most, nil
+		return fmt.Sprintf("%s over (%s vs %s)", fmtSigned(unit, v-vb), fmtQty(unit, v), fmtQty(unit, vb)), v-vb <= most, nil
 	}
 }
 
@@ -180,7 +180,7 @@ func moreCPUsFaster(name string) check {
 		if err != nil {
 			return "", false, err
 		}
-		return fmt.Sprintf("%s at -cpu 1, %s at -cpu 2", fmtValue(unitTime, v1), fmtValue(unitTime, v2)), v2 < v1, nil
+		return fmt.Sprintf("%s at -cpu 1, %s at -cpu 2", fmtQty(unitTime, v1), fmtQty(unitTime, v2)), v2 < v1, nil
 	}
 }
 
