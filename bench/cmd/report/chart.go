@@ -15,10 +15,19 @@ import (
 // writeChart draws a horizontal bar chart of the rows' median time, one bar
 // per -cpu value, into an SVG file.
 func writeChart(path string, res *Result) error {
+	// The time per op, or for benchmarks reporting metrics as rows the
+	// first metric that is a time.
+	unit := unitTime
+	for _, u := range res.Units {
+		if res.Comparison.MetricRows && strings.Contains(u, "sec") {
+			unit = u
+			break
+		}
+	}
 	var names []string
 	var procs []int
 	for _, r := range res.Rows {
-		if _, ok := r.Stats[unitTime]; !ok {
+		if _, ok := r.Stats[unit]; !ok {
 			continue
 		}
 		if !slices.Contains(names, r.Name) {
@@ -29,28 +38,28 @@ func writeChart(path string, res *Result) error {
 		}
 	}
 	if len(names) == 0 {
-		return fmt.Errorf("%s: no timed benchmark", res.Comparison.ID)
+		return fmt.Errorf("%s: no benchmark with %s", res.Comparison.ID, unit)
 	}
 	slices.Sort(procs)
 
 	// One scale for the axis: the largest median decides ns, µs or ms.
 	maxSec := 0.0
 	for _, r := range res.Rows {
-		if s, ok := r.Stats[unitTime]; ok {
+		if s, ok := r.Stats[unit]; ok {
 			maxSec = math.Max(maxSec, s.Center)
 		}
 	}
-	scale, unit := 1e9, "ns"
+	scale, scaleName := 1e9, "ns"
 	switch {
 	case maxSec >= 0.1:
-		scale, unit = 1e3, "ms"
+		scale, scaleName = 1e3, "ms"
 	case maxSec >= 100e-6:
-		scale, unit = 1e6, "µs"
+		scale, scaleName = 1e6, "µs"
 	}
 
 	p := plot.New()
 	p.Title.Text = res.Comparison.ID + ": " + res.Comparison.Title
-	p.X.Label.Text = "median time/op (" + unit + "), shorter is faster"
+	p.X.Label.Text = "median " + unitHeader(unit) + " (" + scaleName + "), shorter is faster"
 	p.X.Min = 0
 	// The top row of the table is drawn at the top of the chart.
 	prefix := commonPrefix(names)
@@ -69,7 +78,7 @@ func writeChart(path string, res *Result) error {
 			present := false
 			for j, n := range names {
 				if r := res.Row(n, pr); r != nil && r.Ours == ours {
-					vals[len(names)-1-j] = r.Stats[unitTime].Center * scale
+					vals[len(names)-1-j] = r.Stats[unit].Center * scale
 					present = true
 				}
 			}

@@ -197,7 +197,16 @@ func writeTable(w io.Writer, res *Result) {
 		fmt.Fprintf(w, " cpu |")
 		align += "---:|"
 	}
-	units := append([]string{unitTime, unitBytes, unitAllocs}, res.Units...)
+	var units []string
+	for _, u := range []string{unitTime, unitBytes, unitAllocs} {
+		for _, r := range res.Rows {
+			if _, ok := r.Stats[u]; ok {
+				units = append(units, u)
+				break
+			}
+		}
+	}
+	units = append(units, res.Units...)
 	for _, u := range units {
 		fmt.Fprintf(w, " %s |", unitHeader(u))
 		align += "---:|"

@@ -223,3 +223,33 @@ func TestFmtNum(t *testing.T) {
 }
 
 func near(a, b float64) bool { return a-b < 1e-9*b+1e-15 && b-a < 1e-9*b+1e-15 }
+
+func TestMetricRowsSplitCustomMetricsIntoRows(t *testing.T) {
+	raw := "BenchmarkAdapterOverhead \t 1\t 9000000000 ns/op\t 310.0 ratelimit-servemux-ns\t 80.00 ratelimit-echo-adds-ns\t 120.0 ratelimit-gin-adds-ns\t 0 B/op\t 0 allocs/op\nPASS\n"
+	res := analyzed(t, "adapters-cpu", raw+raw)
+	if len(res.Rows) != 3 {
+		t.Fatalf("%d rows, want 3, one per metric", len(res.Rows))
+	}
+	// benchfmt tidies the metric's ns into sec, as it does ns/op.
+	if v, ok := res.Value("AdapterOverhead/ratelimit-echo-adds", 1, "sec"); !ok || !near(v, 80e-9) {
+		t.Errorf("echo adds %v, %v; want 80 ns", v, ok)
+	}
+	got := map[string]Verdict{}
+	for _, tr := range res.Targets {
+		got[tr.Text] = tr.Verdict
+	}
+	if v := got["ratelimit through echoadapter adds ≤ 100 ns over ServeMux (CPU time)"]; v != Met {
+		t.Errorf("echo: %s, want %s", v, Met)
+	}
+	if v := got["ratelimit through ginadapter adds ≤ 100 ns over ServeMux (CPU time)"]; v != Missed {
+		t.Errorf("gin: %s, want %s", v, Missed)
+	}
+	if err := writeChart(filepath.Join(t.TempDir(), "chart.svg"), res); err != nil {
+		t.Errorf("chart of metric rows: %v", err)
+	}
+	var md bytes.Buffer
+	writeTable(&md, res)
+	if strings.Contains(md.String(), "time/op") || !strings.Contains(md.String(), "| time |") || !strings.Contains(md.String(), "| 80 ns |") {
+		t.Errorf("table should have only the metric's column:\n%s", md.String())
+	}
+}

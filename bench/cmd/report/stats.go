@@ -124,7 +124,16 @@ func (res *Result) analyze() {
 	}
 	values := map[Key]map[string][]float64{}
 	var order []Key
-	seenUnit := map[string]bool{unitTime: true, unitBytes: true, unitAllocs: true}
+	add := func(k Key, unit string, v float64) {
+		if values[k] == nil {
+			values[k] = map[string][]float64{}
+			order = append(order, k)
+		}
+		values[k][unit] = append(values[k][unit], v)
+		if unit != unitTime && unit != unitBytes && unit != unitAllocs && !slices.Contains(res.Units, unit) {
+			res.Units = append(res.Units, unit)
+		}
+	}
 	rd := benchfmt.NewReader(strings.NewReader(res.Raw), c.ID)
 	for rd.Scan() {
 		r, ok := rd.Result().(*benchfmt.Result)
@@ -135,16 +144,23 @@ func (res *Result) analyze() {
 		if strip != nil {
 			k.Name = strip.ReplaceAllString(k.Name, "")
 		}
-		if values[k] == nil {
-			values[k] = map[string][]float64{}
-			order = append(order, k)
-		}
 		for _, v := range r.Values {
-			values[k][v.Unit] = append(values[k][v.Unit], v.Value)
-			if !seenUnit[v.Unit] {
-				seenUnit[v.Unit] = true
-				res.Units = append(res.Units, v.Unit)
+			if !c.MetricRows {
+				add(k, v.Unit, v.Value)
+				continue
 			}
+			// One row per custom metric, named for the metric less its
+			// last word, which becomes the unit: "ratelimit-echo-adds-ns"
+			// is the row ".../ratelimit-echo-adds" in column "ns". The
+			// standard units of a benchmark that ignores b.N mean nothing.
+			if v.Unit == unitTime || v.Unit == unitBytes || v.Unit == unitAllocs {
+				continue
+			}
+			name, unit := v.Unit, "value"
+			if i := strings.LastIndexByte(v.Unit, '-'); i > 0 {
+				name, unit = v.Unit[:i], v.Unit[i+1:]
+			}
+			add(Key{k.Name + "/" + name, k.Procs}, unit, v.Value)
 		}
 	}
 	for _, m := range skipLine.FindAllStringSubmatch(res.Raw, -1) {

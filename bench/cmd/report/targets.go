@@ -27,6 +27,10 @@ type Comparison struct {
 	Ref [][2]string
 	// Targets are the stated targets, evaluated on the medians.
 	Targets []Target
+	// MetricRows turns each custom metric of a benchmark into a row of
+	// its own, for benchmarks that report their figures as metrics and
+	// ignore b.N, such as BenchmarkAdapterOverhead.
+	MetricRows bool
 	// Note is printed under the section's title.
 	Note string
 }
