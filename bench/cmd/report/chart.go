@@ -51,9 +51,9 @@ func writeChart(path string, res *Result) error {
 	}
 	scale, scaleName := 1e9, "ns"
 	switch {
-	case maxSec >= 0.1:
+	case maxSec >= 10e-3:
 		scale, scaleName = 1e3, "ms"
-	case maxSec >= 100e-6:
+	case maxSec >= 10e-6:
 		scale, scaleName = 1e6, "µs"
 	}
 
@@ -61,6 +61,7 @@ func writeChart(path string, res *Result) error {
 	p.Title.Text = res.Comparison.ID + ": " + res.Comparison.Title
 	p.X.Label.Text = "median " + unitHeader(unit) + " (" + scaleName + "), shorter is faster"
 	p.X.Min = 0
+	p.X.Tick.Marker = numberTicks{}
 	// The top row of the table is drawn at the top of the chart.
 	prefix := commonPrefix(names)
 	labels := make([]string, len(names))
@@ -131,4 +132,19 @@ func commonPrefix(names []string) string {
 		}
 	}
 	return first + "/"
+}
+
+// numberTicks are plot's default ticks labelled as the tables print
+// numbers.
+type numberTicks struct{}
+
+// Ticks returns plot.DefaultTicks with their labels reformatted.
+func (numberTicks) Ticks(min, max float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ticks {
+		if ticks[i].Label != "" {
+			ticks[i].Label = fmtNum(ticks[i].Value)
+		}
+	}
+	return ticks
 }

@@ -61,7 +61,7 @@ func run(args []string) int {
 	count := fs.Int("count", 6, "rounds per comparison (2 with -quick unless set)")
 	out := fs.String("out", filepath.Join("bench", "report"), "output directory")
 	runRE := fs.String("run", "", "run only the comparisons whose id matches this regexp")
-	quick := fs.Bool("quick", false, "smoke run: 2 rounds, -benchtime 100x, heavy processes skipped")
+	quick := fs.Bool("quick", false, "smoke run: 2 rounds, -benchtime 10x, heavy processes skipped")
 	benchtime := fs.String("benchtime", "", "-test.benchtime for every comparison, overriding theirs")
 	list := fs.Bool("list", false, "print the comparisons and exit")
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +82,7 @@ func run(args []string) int {
 		cfg.count = 2
 	}
 	if cfg.quick && cfg.benchtime == "" {
-		cfg.benchtime = "100x"
+		cfg.benchtime = "10x"
 	}
 	if cfg.count < 1 {
 		fmt.Fprintln(os.Stderr, "report: -count must be at least 1")
@@ -118,8 +118,13 @@ func run(args []string) int {
 		if res.Failed != "" {
 			failed = true
 		}
-		if err := writeRaw(cfg.out, res); res.Status != statusNotRun && err != nil {
+		if err := writeRaw(cfg.out, res); err != nil {
 			fmt.Fprintln(os.Stderr, "report:", err)
+		}
+		if res.Status == statusNotRun {
+			// No stale figures from an earlier run beside the report.
+			_ = os.Remove(filepath.Join(cfg.out, c.ID+".txt"))
+			_ = os.Remove(filepath.Join(cfg.out, c.ID+".svg"))
 		}
 		if res.Status == statusRun {
 			if err := writeChart(filepath.Join(cfg.out, res.Comparison.ID+".svg"), res); err != nil {
@@ -129,6 +134,10 @@ func run(args []string) int {
 			}
 		}
 		rep.Results = append(rep.Results, res)
+		// A report of what has run so far, in case the run is stopped.
+		if err := rep.write(cfg.out, start); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+		}
 	}
 	if cfg.run == nil || cfg.run.MatchString(rssID) {
 		rss := r.runArgon2RSS()
@@ -137,14 +146,7 @@ func run(args []string) int {
 		}
 		rep.RSS = &rss
 	}
-	rep.Env.Duration = time.Since(start).Round(time.Second)
-	f, err := os.Create(filepath.Join(cfg.out, "REPORT.md"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
-		return 1
-	}
-	rep.WriteMarkdown(f)
-	if err := f.Close(); err != nil {
+	if err := rep.write(cfg.out, start); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		return 1
 	}
@@ -154,4 +156,15 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// write writes REPORT.md into dir.
+func (rep *Report) write(dir string, start time.Time) error {
+	rep.Env.Duration = time.Since(start).Round(time.Second)
+	f, err := os.Create(filepath.Join(dir, "REPORT.md"))
+	if err != nil {
+		return err
+	}
+	rep.WriteMarkdown(f)
+	return f.Close()
 }
