@@ -227,7 +227,7 @@ func writeTable(w io.Writer, res *Result) {
 			case !ok:
 				fmt.Fprintf(w, " |")
 			case u == unitTime || s.Min != s.Max:
-				fmt.Fprintf(w, " %s ± %s |", fmtValue(u, s.Center), spread(s))
+				fmt.Fprintf(w, " %s ± %s |", fmtValue(u, s.Center), spread(u, s))
 			default:
 				fmt.Fprintf(w, " %s |", fmtValue(u, s.Center))
 			}
@@ -243,10 +243,14 @@ func writeTable(w io.Writer, res *Result) {
 }
 
 // spread returns the confidence interval as benchstat prints it: the
-// larger distance from the median to a bound, in percent.
-func spread(s Stat) string {
+// larger distance from the median to a bound, in percent, or in the unit
+// when the interval holds 0 or the median is not positive (a difference).
+func spread(unit string, s Stat) string {
 	if s.N < 2 || math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) {
 		return "∞"
+	}
+	if s.Center <= 0 || s.Lo <= 0 {
+		return fmtValue(unit, math.Max(s.Hi-s.Center, s.Center-s.Lo))
 	}
 	return s.PctRangeString()
 }

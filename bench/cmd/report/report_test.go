@@ -253,3 +253,15 @@ func TestMetricRowsSplitCustomMetricsIntoRows(t *testing.T) {
 		t.Errorf("table should have only the metric's column:\n%s", md.String())
 	}
 }
+
+func TestSpreadOfANegativeMedianIsInTheUnit(t *testing.T) {
+	s := Stat{N: 6, Min: -80e-9, Max: -20e-9}
+	s.Center, s.Lo, s.Hi = -50e-9, -80e-9, -20e-9
+	if got := spread(unitTime, s); got != "30 ns" {
+		t.Errorf("spread = %q, want 30 ns", got)
+	}
+	s.Center, s.Lo, s.Hi = 100e-9, 90e-9, 120e-9
+	if got := spread(unitTime, s); got != "20%" {
+		t.Errorf("spread = %q, want 20%%", got)
+	}
+}
