@@ -43,10 +43,10 @@ func writeChart(path string, res *Result) error {
 	slices.Sort(procs)
 
 	// One scale for the axis: the largest median decides ns, µs or ms.
-	maxSec := 0.0
+	minSec, maxSec := 0.0, 0.0
 	for _, r := range res.Rows {
 		if s, ok := r.Stats[unit]; ok {
-			maxSec = math.Max(maxSec, s.Center)
+			minSec, maxSec = math.Min(minSec, s.Center), math.Max(maxSec, s.Center)
 		}
 	}
 	scale, scaleName := 1e9, "ns"
@@ -60,7 +60,7 @@ func writeChart(path string, res *Result) error {
 	p := plot.New()
 	p.Title.Text = res.Comparison.ID + ": " + res.Comparison.Title
 	p.X.Label.Text = "median " + unitHeader(unit) + " (" + scaleName + "), shorter is faster"
-	p.X.Min = 0
+	p.X.Min = minSec * scale * 1.1 // a difference can be negative
 	p.X.Tick.Marker = numberTicks{}
 	// The top row of the table is drawn at the top of the chart.
 	prefix := commonPrefix(names)
@@ -92,10 +92,14 @@ func writeChart(path string, res *Result) error {
 			}
 			bars.Horizontal = true
 			bars.LineStyle.Width = 0
-			who := "others"
+			legend := res.Comparison.Legend
+			if legend == [2]string{} {
+				legend = [2]string{"backstop", "others"}
+			}
+			who := legend[1]
 			bars.Color = peerColors[i%len(peerColors)]
 			if ours {
-				who = "backstop"
+				who = legend[0]
 				bars.Color = ourColors[i%len(ourColors)]
 			}
 			bars.Offset = barH * vg.Length(float64(len(procs)-1)/2-float64(i))

@@ -180,9 +180,10 @@ func comparisons() []Comparison {
 		},
 		{
 			ID: "pagination", Title: "cursor codec (two keys, HMAC-SHA256 or AES-256-GCM) against an unsigned JSON cursor",
-			Procs: []Process{{Pkg: "./pagination", Bench: ".", CPU: "1", Benchtime: "0.5s"}},
-			Ours:  `^(Encode|Decode|DecodeTampered|Request)`,
-			Ref:   [][2]string{{`^Encode/.*$`, "BaselineJSON/encode"}, {`^Decode/.*$`, "BaselineJSON/decode"}},
+			Procs:  []Process{{Pkg: "./pagination", Bench: ".", CPU: "1", Benchtime: "0.5s"}},
+			Ours:   `^(Encode|Decode|DecodeTampered|Request)`,
+			Legend: [2]string{"backstop", "unsigned JSON baseline"},
+			Ref:    [][2]string{{`^Encode/.*$`, "BaselineJSON/encode"}, {`^Decode/.*$`, "BaselineJSON/decode"}},
 			Targets: []Target{
 				target(i5, "encode with HMAC-SHA256 < 1.5 µs", atMost(unitTime, "Encode/hmac", 1, 1.5*us)),
 				target(i5, "decode with HMAC-SHA256 < 1.5 µs", atMost(unitTime, "Decode/hmac", 1, 1.5*us)),
@@ -263,6 +264,7 @@ func comparisons() []Comparison {
 				"inside this machine's noise when it is shared. Allocations are exact.",
 			Procs:   []Process{{Pkg: "./bench", Bench: "BenchmarkAdapters$", CPU: "1", Benchtime: "5000x"}},
 			Ours:    `/middleware$`,
+			Legend:  [2]string{"with the middleware", "bare router"},
 			Ref:     [][2]string{{`^(.*)/middleware$`, "$1/bare"}},
 			Targets: adapterTargets,
 		},
@@ -275,6 +277,7 @@ func comparisons() []Comparison {
 			Procs:      []Process{{Pkg: "./bench", Bench: "BenchmarkAdapterOverhead", CPU: "1", Benchtime: "1x"}},
 			MetricRows: true,
 			Ours:       `-adds$`,
+			Legend:     [2]string{"added by the adapter", "middleware on ServeMux"},
 			Targets:    overheadTargets,
 		},
 		{

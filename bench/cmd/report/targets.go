@@ -22,6 +22,9 @@ type Comparison struct {
 	Strip string
 	// Ours matches the names of our rows, shown in bold.
 	Ours string
+	// Legend names our rows and the others in the chart; empty is
+	// {"backstop", "others"}.
+	Legend [2]string
 	// Ref maps a row's name to its reference's: the first pair whose
 	// pattern matches rewrites the name with regexp.ReplaceAllString.
 	Ref [][2]string
