@@ -62,6 +62,9 @@ type App struct {
 	Handlers *Handlers
 	// JWKS publishes the service's public signing key.
 	JWKS http.Handler
+	// Redis is the client of the Redis stores, nil with in-memory stores.
+	// It is closed by Close.
+	Redis redis.UniversalClient
 
 	closers []func()
 }
@@ -75,7 +78,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			a.close()
+			a.Close()
 		}
 	}()
 	for _, w := range cfg.Warnings {
@@ -131,6 +134,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	var limiter ratelimit.Limiter
 	var idemStore idempotency.Store
 	if rdb := redisClient(cfg, logger); rdb != nil {
+		a.Redis = rdb
 		a.closers = append(a.closers, func() { _ = rdb.Close() })
 		rl, err := rlredis.New(rdb, policies, rlredis.Options{Prefix: "backstop-example:rl"})
 		if err != nil {
@@ -333,7 +337,7 @@ func signingKey(file string) (authn.Key, error) {
 // stays open for the drain delay, in-flight requests finish, and the stores
 // and telemetry are closed. It logs the address it listens on.
 func (a *App) Serve(ctx context.Context, handler http.Handler) error {
-	defer a.close()
+	defer a.Close()
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
 		return err
@@ -369,7 +373,10 @@ func (a *App) awaitReady(ctx context.Context, limit time.Duration) {
 	}
 }
 
-func (a *App) close() {
+// Close stops the background checks and closes the stores and telemetry
+// New opened, last opened first. Serve calls it when it returns; a program
+// that serves the App otherwise (a test, a benchmark) calls it itself.
+func (a *App) Close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}
