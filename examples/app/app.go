@@ -198,7 +198,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	byAddress := ratelimit.ClientIP(ratelimit.ClientIPOptions{TrustedProxies: cfg.TrustedProxies})
 	a.Limiter = ratelimit.New(limiter, func(r *http.Request) string {
 		if p, ok := authn.FromContext(r.Context()); ok {
-			return "principal:" + principalKey(p)
+			return principalKey("principal:", p)
 		}
 		return "address:" + byAddress(r)
 	}, ratelimit.Options{})
@@ -208,7 +208,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		if !ok {
 			return "", nil // unscoped: refused (the route requires authentication first)
 		}
-		return principalKey(p), nil
+		return principalKey("", p), nil
 	}
 	if pool != nil {
 		// The order and its recorded response are one transaction: a
@@ -268,12 +268,14 @@ func (a *App) cleanup(store *pgstore.Store, every time.Duration) {
 	}()
 }
 
-// principalKey is the identity of a principal: issuer and subject, so
-// that a subject of one issuer is never taken for the same subject of
-// another.
-func principalKey(p *authn.Principal) string {
-	sum := sha256.Sum256([]byte(p.Issuer + "\x00" + p.Subject))
-	return base64.RawURLEncoding.EncodeToString(sum[:18])
+// principalKey is prefix followed by the identity of a principal: issuer
+// and subject, so that a subject of one issuer is never taken for the
+// same subject of another. It runs on every request, so it allocates only
+// the string it returns.
+func principalKey(prefix string, p *authn.Principal) string {
+	var in, out [128]byte
+	sum := sha256.Sum256(append(append(append(in[:0], p.Issuer...), 0), p.Subject...))
+	return string(base64.RawURLEncoding.AppendEncode(append(out[:0], prefix...), sum[:18]))
 }
 
 // redisLogger sends go-redis's own messages (dial failures) to slog, so
