@@ -17,6 +17,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/backstop-go/backstop/bench/internal/chain"
+	"github.com/backstop-go/backstop/otelx"
 )
 
 func main() {
@@ -43,6 +45,7 @@ func run() error {
 	alg := flag.String("alg", "HS256", "token algorithm: "+strings.Join(chain.Algorithms(), ", "))
 	tokens := flag.String("tokens", "", "file to write the tokens to (required)")
 	callers := flag.Int("callers", 64, "how many tokens (callers) to write")
+	logWarnings := flag.Bool("log", false, "write the service's log lines of level WARN and above (failed requests, store failures) to stderr")
 	flag.Parse()
 	if *tokens == "" || *callers < 1 {
 		return errors.New("-tokens is required, and -callers must be at least 1")
@@ -50,7 +53,11 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := chain.New(ctx, chain.Options{Algorithm: *alg, RedisURL: *redisURL})
+	opts := chain.Options{Algorithm: *alg, RedisURL: *redisURL}
+	if *logWarnings {
+		opts.Logger = slog.New(otelx.NewLogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	}
+	c, err := chain.New(ctx, opts)
 	if err != nil {
 		return err
 	}
