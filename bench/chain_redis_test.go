@@ -179,20 +179,20 @@ func delayProxy(tb testing.TB, target string, delay time.Duration) string {
 		tb.Fatal(err)
 	}
 	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
+		mu     sync.Mutex
+		conns  []net.Conn
+		closed bool
+		wg     sync.WaitGroup
 	)
 	track := func(c net.Conn) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		if conns == nil {
-			return false // closed
+		if closed {
+			return false
 		}
 		conns = append(conns, c)
 		return true
 	}
-	conns = []net.Conn{}
 	wg.Go(func() {
 		for {
 			client, err := ln.Accept()
@@ -222,7 +222,7 @@ func delayProxy(tb testing.TB, target string, delay time.Duration) string {
 		for _, c := range conns {
 			_ = c.Close()
 		}
-		conns = nil
+		closed = true
 		mu.Unlock()
 		wg.Wait()
 	})

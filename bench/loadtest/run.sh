@@ -2,9 +2,9 @@
 # Load test of the reference orders service (examples/app) with wrk:
 # GET and POST /v1/orders, the bare handlers against the whole middleware
 # chain (app.Routes), with in-memory and with Redis stores, HS256 tokens.
-# Prints a Markdown table of requests per second and p50/p99 latency, the
-# median of ROUNDS rounds, each round running every configuration once in
-# turn.
+# Prints a Markdown table of requests per second, p50/p99 latency and the
+# server's CPU time per request, the median of ROUNDS rounds, each round
+# running every configuration once in turn.
 #
 #   bench/loadtest/run.sh                       # 10 s per run, wrk -t2 -c32
 #   DURATION=30s CONNS=64 ROUNDS=3 bench/loadtest/run.sh
@@ -62,6 +62,12 @@ start_server() { # chain store
 	wait_port "$PORT"
 }
 
+# server_ticks prints the CPU time (user and system) the server has used,
+# in clock ticks.
+server_ticks() {
+	awk '{print $14 + $15}' "/proc/$server_pid/stat"
+}
+
 stop_server() {
 	kill "$server_pid" && wait "$server_pid" || true
 	server_pid=""
@@ -80,10 +86,16 @@ to_ms() {
 run_wrk() { # store chain route
 	local script=get.lua
 	[ "$3" = POST ] && script=post.lua
+	local cpu0 cpu1
+	cpu0=$(server_ticks)
 	TOKENS="$work/tokens" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
 		-s "$here/$script" "http://127.0.0.1:$PORT/v1/orders" >"$work/wrk.out"
-	local rps p50 p99 bad
+	cpu1=$(server_ticks)
+	local rps p50 p99 bad cpu
 	rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.out")
+	# The server's CPU time per request, in µs: what throughput would be
+	# bound by if the server had the cores to itself.
+	cpu=$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" '/ requests in / {printf "%.1f", t * 1e6 / hz / $1}' "$work/wrk.out")
 	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$work/wrk.out")")
 	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.out")")
 	bad=$(awk '/Non-2xx or 3xx responses:/ {print $NF} /Socket errors:/ {print "socket-errors"}' "$work/wrk.out" | tr '\n' ' ')
@@ -91,8 +103,8 @@ run_wrk() { # store chain route
 		echo "$1 $2 $3: failures: $bad" >&2
 		cat "$work/wrk.out" >&2
 	fi
-	echo "$1 $2 $3 $rps $p50 $p99" >>"$work/results"
-	echo "round $round: $1 $2 $3: $rps req/s, p50 $p50 ms, p99 $p99 ms" >&2
+	echo "$1 $2 $3 $rps $p50 $p99 $cpu" >>"$work/results"
+	echo "round $round: $1 $2 $3: $rps req/s, p50 $p50 ms, p99 $p99 ms, server CPU $cpu µs/request" >&2
 }
 
 for round in $(seq "$ROUNDS"); do
@@ -115,14 +127,16 @@ median() {
 echo
 echo "wrk -t$THREADS -c$CONNS -d$DURATION, median of $ROUNDS round(s); latency in ms"
 echo
-echo "| stores | route | bare req/s | bare p50 | bare p99 | chain req/s | chain p50 | chain p99 | chain/bare |"
-echo "|---|---|--:|--:|--:|--:|--:|--:|--:|"
+echo "| stores | route | bare req/s | bare p50 | bare p99 | bare CPU µs/req | chain req/s | chain p50 | chain p99 | chain CPU µs/req | chain/bare req/s | bare/chain CPU |"
+echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
 for store in $STORES; do
 	for route in GET POST; do
 		b=$(median "$store" bare "$route" 4) f=$(median "$store" full "$route" 4)
-		printf '| %s | %s /v1/orders | %.0f | %s | %s | %.0f | %s | %s | %s |\n' "$store" "$route" \
-			"$b" "$(median "$store" bare "$route" 5)" "$(median "$store" bare "$route" 6)" \
-			"$f" "$(median "$store" full "$route" 5)" "$(median "$store" full "$route" 6)" \
-			"$(awk -v f="$f" -v b="$b" 'BEGIN {printf "%.0f%%", 100 * f / b}')"
+		bc=$(median "$store" bare "$route" 7) fc=$(median "$store" full "$route" 7)
+		printf '| %s | %s /v1/orders | %.0f | %s | %s | %s | %.0f | %s | %s | %s | %s | %s |\n' "$store" "$route" \
+			"$b" "$(median "$store" bare "$route" 5)" "$(median "$store" bare "$route" 6)" "$bc" \
+			"$f" "$(median "$store" full "$route" 5)" "$(median "$store" full "$route" 6)" "$fc" \
+			"$(awk -v f="$f" -v b="$b" 'BEGIN {printf "%.0f%%", 100 * f / b}')" \
+			"$(awk -v f="$fc" -v b="$bc" 'BEGIN {printf "%.0f%%", 100 * b / f}')"
 	done
 done
