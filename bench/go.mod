@@ -43,6 +43,7 @@ require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.31.0 // indirect
@@ -88,6 +89,7 @@ require (
 )
 
 require (
+	github.com/backstop-go/backstop/examples v0.0.0
 	github.com/backstop-go/backstop/idempotency/pgstore v0.0.0
 	github.com/backstop-go/backstop/otelx v0.0.0
 	github.com/bytedance/gopkg v0.1.3 // indirect
@@ -153,3 +155,5 @@ replace github.com/backstop-go/backstop/echoadapter => ../echoadapter
 replace github.com/backstop-go/backstop/ginadapter => ../ginadapter
 
 replace github.com/backstop-go/backstop/idempotency/pgstore => ../idempotency/pgstore
+
+replace github.com/backstop-go/backstop/examples => ../examples

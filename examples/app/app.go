@@ -62,6 +62,9 @@ type App struct {
 	Handlers *Handlers
 	// JWKS publishes the service's public signing key.
 	JWKS http.Handler
+	// Redis is the client of the Redis stores, nil with in-memory stores.
+	// It is closed by Close.
+	Redis redis.UniversalClient
 
 	closers []func()
 }
@@ -75,7 +78,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	ok := false
 	defer func() {
 		if !ok {
-			a.close()
+			a.Close()
 		}
 	}()
 	for _, w := range cfg.Warnings {
@@ -136,6 +139,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	var limiter ratelimit.Limiter
 	var idemStore idempotency.Store
 	if rdb := redisClient(cfg, logger); rdb != nil {
+		a.Redis = rdb
 		a.closers = append(a.closers, func() {
 			if err := rdb.Close(); err != nil {
 				logger.Warn("closing redis failed", "error", err)
@@ -205,7 +209,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 	byAddress := ratelimit.ClientIP(ratelimit.ClientIPOptions{TrustedProxies: cfg.TrustedProxies})
 	a.Limiter = ratelimit.New(limiter, func(r *http.Request) string {
 		if p, ok := authn.FromContext(r.Context()); ok {
-			return "principal:" + principalKey(p)
+			return principalKey("principal:", p)
 		}
 		return "address:" + byAddress(r)
 	}, ratelimit.Options{})
@@ -215,7 +219,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*App, error) {
 		if !ok {
 			return "", nil // unscoped: refused (the route requires authentication first)
 		}
-		return principalKey(p), nil
+		return principalKey("", p), nil
 	}
 	if pool != nil {
 		// The order and its recorded response are one transaction: a
@@ -275,12 +279,14 @@ func (a *App) cleanup(store *pgstore.Store, every time.Duration) {
 	}()
 }
 
-// principalKey is the identity of a principal: issuer and subject, so
-// that a subject of one issuer is never taken for the same subject of
-// another.
-func principalKey(p *authn.Principal) string {
-	sum := sha256.Sum256([]byte(p.Issuer + "\x00" + p.Subject))
-	return base64.RawURLEncoding.EncodeToString(sum[:18])
+// principalKey is prefix followed by the identity of a principal: issuer
+// and subject, so that a subject of one issuer is never taken for the
+// same subject of another. It runs on every request, so it allocates only
+// the string it returns.
+func principalKey(prefix string, p *authn.Principal) string {
+	var in, out [128]byte
+	sum := sha256.Sum256(append(append(append(in[:0], p.Issuer...), 0), p.Subject...))
+	return string(base64.RawURLEncoding.AppendEncode(append(out[:0], prefix...), sum[:18]))
 }
 
 // redisLogger sends go-redis's own messages (dial failures) to slog, so
@@ -344,7 +350,7 @@ func signingKey(file string) (authn.Key, error) {
 // stays open for the drain delay, in-flight requests finish, and the stores
 // and telemetry are closed. It logs the address it listens on.
 func (a *App) Serve(ctx context.Context, handler http.Handler) error {
-	defer a.close()
+	defer a.Close()
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
 		return err
@@ -386,7 +392,10 @@ func (a *App) awaitReady(ctx context.Context, limit time.Duration) {
 	}
 }
 
-func (a *App) close() {
+// Close stops the background checks and closes the stores and telemetry
+// New opened, last opened first. Serve calls it when it returns; a program
+// that serves the App otherwise (a test, a benchmark) calls it itself.
+func (a *App) Close() {
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		a.closers[i]()
 	}

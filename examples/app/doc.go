@@ -2,5 +2,6 @@
 // examples/echo, examples/gin and examples/stdlib share: configuration from
 // the environment, the user and order stores (in memory or PostgreSQL), and
 // the HTTP handlers and middleware wiring every variant mounts in its own
-// router.
+// router. [Routes] is the stdlib variant's router, a ServeMux, which the
+// benchmarks of the whole chain (bench) measure too.
 package app

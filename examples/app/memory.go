@@ -103,7 +103,7 @@ func (m *MemoryOrders) List(_ context.Context, owner Owner, q ListQuery) ([]Orde
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	list := m.byOwner[owner] // ascending; the sort order is descending
-	var out []Order
+	out := make([]Order, 0, max(0, min(q.Limit, len(list))))
 	if !q.Backward {
 		// Newest first, strictly older than the cursor.
 		for i := len(list) - 1; i >= 0 && len(out) < q.Limit; i-- {

@@ -43,7 +43,7 @@ func TestPostgresOrderCommitsWithItsIdempotencyRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(a.close)
+	t.Cleanup(a.Close)
 	if _, ok := a.Handlers.Orders.(PostgresOrders); !ok {
 		t.Fatalf("orders in %T with DATABASE_URL, want PostgresOrders", a.Handlers.Orders)
 	}

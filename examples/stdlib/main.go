@@ -3,56 +3,19 @@
 // configuration and a curl walk-through.
 //
 //	go run ./examples/stdlib
+//
+// The routes and the order of the middleware are in [app.Routes]
+// (examples/app/routes.go): Backstop's middleware mounts on a ServeMux as
+// it is, and the benchmarks of the whole chain (bench) measure that very
+// function.
 package main
 
 import (
-	"net/http"
 	"os"
 
 	"github.com/backstop-go/backstop/examples/app"
-	"github.com/backstop-go/backstop/health"
-	"github.com/backstop-go/backstop/problem"
 )
 
 func main() {
-	os.Exit(app.Main(routes))
-}
-
-// routes mounts the service on a ServeMux. The order of the middleware is
-// the point of this file:
-//
-//	Observe (spans, metrics, logs, recover)
-//	  └ Identify (read the token; never refuses)
-//	      └ Limiter (keyed by principal, or by address when anonymous)
-//	          └ Require / RequireScopes (401, 403)
-//	              └ Idempotency (POST /v1/orders)
-//	                  └ handler (decode + validate + domain)
-func routes(a *app.App) http.Handler {
-	h := a.Handlers
-	mux := http.NewServeMux()
-	mux.Handle("GET /livez", a.Health.Handler(health.Live))
-	mux.Handle("GET /readyz", a.Health.Handler(health.Ready))
-	mux.Handle("GET /readyz/{name}", a.Health.Handler(health.Ready))
-	mux.Handle("GET /.well-known/jwks.json", a.JWKS)
-
-	// Every /v1 route: identify, then limit, so that anonymous requests,
-	// failed logins and bad tokens count against the caller's address.
-	v1 := func(next http.Handler) http.Handler { return a.Auth.Identify(a.Limiter.Handler(next)) }
-	read := a.Auth.RequireScopes(app.ScopeRead)
-	write := a.Auth.RequireScopes(app.ScopeWrite)
-
-	mux.Handle("POST /v1/users", v1(problem.HandlerFunc(h.CreateUser)))
-	mux.Handle("POST /v1/tokens", v1(problem.HandlerFunc(h.CreateToken)))
-	mux.Handle("POST /v1/orders", v1(write(a.Idempotency.Handler(problem.HandlerFunc(h.CreateOrder)))))
-	mux.Handle("GET /v1/orders", v1(read(problem.HandlerFunc(h.ListOrders))))
-	mux.Handle("GET /v1/orders/{id}", v1(read(problem.HandlerFunc(h.GetOrder))))
-	// Anything else under /v1 is limited too, then a 404 or 405 problem.
-	mux.Handle("/v1/", v1(problem.HandlerFunc(notFound)))
-	mux.Handle("/", problem.HandlerFunc(notFound))
-
-	return a.Observe(nil)(mux)
-}
-
-func notFound(http.ResponseWriter, *http.Request) error {
-	return problem.New(http.StatusNotFound, "There is nothing here.")
+	os.Exit(app.Main(app.Routes))
 }
