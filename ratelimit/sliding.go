@@ -84,7 +84,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 	} else {
 		now = int64(time.Since(l.epoch)) // monotonic only: cheaper than time.Now
 	}
-	e, _ := l.table.get(key, now)
+	e, s, _ := l.table.get(key, now)
 	now = e.lastUse.Load() // never earlier than a decision already made for this key
 	// An admitted request, the common case, is decided and reported in one
 	// pass under the shard's lock, with one division per policy; a denied
@@ -118,9 +118,9 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 			}
 		}
 		if e.held {
-			e.hold(now, 0) // quota again: evictable like any key
+			s.hold(e, now, 0) // quota again: evictable like any key
 		}
-		e.unlock()
+		s.unlock()
 		// The binding policy of an admitted request is the one with the
 		// least remaining.
 		d.Allowed, d.binding = true, int8(best)
@@ -135,9 +135,9 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 	// A key being denied is evicted last (see table), until it could be
 	// admitted again. A cost above a Limit says nothing of the key's quota.
 	if d.RetryAfter > 0 {
-		e.hold(now, now+int64(d.RetryAfter))
+		s.hold(e, now, now+int64(d.RetryAfter))
 	}
-	e.unlock()
+	s.unlock()
 	return d, nil
 }
 
