@@ -73,13 +73,17 @@ func rlLiveLimiter[L any](name string, n int, mk func() L, allow func(L, context
 }
 
 // rlScattered decides for keys in the order i·7919 mod n, each goroutine
-// starting at its own offset.
+// starting at its own offset. Besides wall time it reports the process's
+// CPU time per decision (cpu-ns/op), which time slices lost to other
+// processes on a loaded machine do not inflate.
 func rlScattered(b *testing.B, keys []string, allow func(ctx context.Context, key string) bool) {
 	ctx := context.Background()
 	n := len(keys)
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
+	defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(seq.Add(1)) * (n/2 + 1)
 		for pb.Next() {

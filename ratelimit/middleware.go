@@ -122,7 +122,8 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	cost = min(cost, m.maxCost)
 	key := m.key(r)
 
-	d, err := m.decide(ctx, key, cost)
+	var d Decision
+	err := m.decide(ctx, key, cost, &d)
 	fellBack := false
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
@@ -187,20 +188,24 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	m.opts.ErrorHandler(w, r, p)
 }
 
-// decide asks the Limiter, unless it failed within RetryStoreAfter.
-func (m *Middleware) decide(ctx context.Context, key string, cost int64) (Decision, error) {
+// decide asks the Limiter, unless it failed within RetryStoreAfter, and
+// stores its decision in d (the zero Decision on error): written in place,
+// a Decision is not copied on its way to the caller.
+func (m *Middleware) decide(ctx context.Context, key string, cost int64, d *Decision) error {
 	until := m.retryAt.Load()
 	if until != 0 && time.Now().UnixNano() < until {
-		return Decision{}, errCircuitOpen
+		return errCircuitOpen
 	}
-	d, err := m.limiter.AllowN(ctx, key, cost)
+	var err error
+	*d, err = m.limiter.AllowN(ctx, key, cost)
 	if err == nil && d.Len() != len(m.policies) {
-		return Decision{}, errBadDecision
+		*d = Decision{}
+		return errBadDecision
 	}
 	if err == nil && until != 0 {
 		m.retryAt.CompareAndSwap(until, 0)
 	}
-	return d, err
+	return err
 }
 
 var (

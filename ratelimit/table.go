@@ -3,14 +3,15 @@ package ratelimit
 import (
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
 )
 
-// table is a sharded map from key to per-key state, each shard a Go map
-// under one mutex, with an approximately least-recently-used list per
+// table is a sharded map from key to per-key state, each shard an
+// open-addressing index of entries under one mutex, with an approximately least-recently-used list per
 // shard. No lock covers more than one shard. A decision holds its key's
 // shard lock from the lookup to the end of the update: the critical
 // section is a map lookup and a few arithmetic operations.
@@ -29,11 +30,13 @@ import (
 // instead had quota left, so forgetting them costs at most what they had
 // already used.
 //
-// A plain map under a shard lock was measured against a lock-free,
+// A plain Go map under a shard lock was measured against a lock-free,
 // set-associative slot cache in front of the map (entries with their own
 // locks): the cache was not faster for a hot key nor for 1k to 1M live
-// keys in scattered order (BenchmarkTable; figures in the README), and
-// this is much simpler.
+// keys in scattered order (BenchmarkTable; figures in the README). The
+// shard's own index replaced the map later: with 100k keys and more a
+// decision is a few cache misses, and it takes one fewer (see
+// shardData.slots).
 type table[S any] struct {
 	seed     maphash.Seed
 	hashMask uint64 // all ones; tests narrow it to make keys collide
@@ -42,28 +45,48 @@ type table[S any] struct {
 	shards   []shard[S]
 }
 
-// entry is one key's state. Its fields are guarded by its shard's lock
-// (lastUse is atomic for the limiters' reads only); those a decision reads
-// come first.
+// entry is one key's state, guarded by its shard's lock (lastUse is atomic
+// for the limiters' reads only). A decision reads and writes only the
+// first 64 bytes of an entry whose state is small (the key, when inline,
+// its last use and a sliding window's first policy): with many keys, each
+// cache line a decision touches is a miss.
 type entry[S any] struct {
-	s       *shardData[S] // its shard, whose lock get's caller holds
-	key     string        // in inline when it fits
+	klen    uint8 // length of the key in inline, or longKey
+	ref     bool  // accessed since the eviction sweep last passed
+	held    bool  // on the shard's held list
 	inline  [inlineKey]byte
 	lastUse atomic.Int64 // clock reading of the last access (ns)
-	ref     bool         // accessed since the eviction sweep last passed
-	held    bool         // on the shard's held list
 	state   S
+	long    string    // the key, when longer than inlineKey
 	until   int64     // held until this clock reading
-	hash    uint64    // of key, the shard map's key
-	same    *entry[S] // next entry whose key has the same hash
+	hash    uint64    // of the key, its slot's hash
 	prev    *entry[S] // in the shard's live or held list
 	next    *entry[S]
 }
 
 // inlineKey is the longest key stored inside its entry, which then needs
 // no allocation of its own and whose comparison reads no other cache line;
-// client-address keys ("ip:2001:db8:1:2::/64") fit.
-const inlineKey = 24
+// client-address keys ("ip:2001:db8:1:2::/64", at most 27 bytes) fit.
+const inlineKey = 29
+
+// longKey in entry.klen marks a key kept in entry.long.
+const longKey = 0xFF
+
+// is reports whether e is key's entry.
+func (e *entry[S]) is(key string) bool {
+	if len(key) <= inlineKey {
+		return int(e.klen) == len(key) && string(e.inline[:len(key)]) == key
+	}
+	return e.klen == longKey && e.long == key
+}
+
+// key returns e's key.
+func (e *entry[S]) key() string {
+	if e.klen == longKey {
+		return e.long
+	}
+	return string(e.inline[:e.klen])
+}
 
 // list is a doubly linked list of entries, most recently added at head.
 type list[S any] struct {
@@ -71,13 +94,25 @@ type list[S any] struct {
 }
 
 type shardData[S any] struct {
-	mu       sync.Mutex
-	m        map[uint64]*entry[S] // by hash of the key, colliding keys chained
-	n        int                  // entries
-	live     list[S]              // keys with quota left
-	held     list[S]              // keys being denied
-	capacity int                  // the most keys m holds
-	idleAt   int64                // no entry is idle before this clock reading
+	mu sync.Mutex
+	// slots indexes the entries by hash, open addressing with linear
+	// probing: a lookup reads one slot's line (its hash, then its entry)
+	// where a Go map reads a control word and a slot in separate lines.
+	// Its length is a power of two, at most three quarters full.
+	slots    []slot[S]
+	shift    uint8   // 64 - log2(len(slots))
+	n        int     // entries
+	live     list[S] // keys with quota left
+	held     list[S] // keys being denied
+	capacity int     // the most keys slots holds
+	idleAt   int64   // no entry is idle before this clock reading
+}
+
+// slot is one place in a shard's index: an entry and its key's hash (nil
+// e: free).
+type slot[S any] struct {
+	hash uint64
+	e    *entry[S]
 }
 
 // shard pads shardData to two cache lines (the adjacent-line prefetcher
@@ -105,67 +140,128 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 		if i < extra {
 			s.capacity++
 		}
-		s.m = make(map[uint64]*entry[S])
+		s.resize(8)
 		s.idleAt = math.MaxInt64
 	}
 	return t
 }
 
-// get returns key's entry with its shard locked; the caller must call
-// e.unlock. created reports a new entry, whose state the caller initialises.
-// The caller must decide at e.lastUse, not at now: they differ when
-// another goroutine that read the clock later took the lock first, and
-// deciding at the earlier reading would move the entry's state back in
-// time (a sliding window would take the newer window for an old one and
-// reset it; a token bucket would refill the same interval twice).
-func (t *table[S]) get(key string, now int64) (e *entry[S], created bool) {
-	// One hash of the key picks the shard and is the map's key (the map
-	// hashes a uint64 far faster than a string).
+// get returns key's entry and its shard, locked; the caller must call
+// s.unlock. created reports a new entry, whose state the caller
+// initialises. The caller must decide at e.lastUse, not at now: they
+// differ when another goroutine that read the clock later took the lock
+// first, and deciding at the earlier reading would move the entry's state
+// back in time (a sliding window would take the newer window for an old
+// one and reset it; a token bucket would refill the same interval twice).
+func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], created bool) {
 	h := maphash.String(t.seed, key) & t.hashMask
-	s := &t.shards[h&t.mask]
+	s = &t.shards[h&t.mask].shardData
 	s.mu.Lock()
 	if now >= s.idleAt {
 		s.reclaim(now, t.idle)
 	}
-	for e = s.m[h]; e != nil; e = e.same {
-		if e.key == key {
-			if now > e.lastUse.Load() {
-				e.lastUse.Store(now)
-			}
-			e.ref = true
-			return e, false
+	if e = s.find(h, key); e != nil {
+		if now > e.lastUse.Load() {
+			e.lastUse.Store(now)
 		}
+		e.ref = true
+		return e, s, false
 	}
 	if s.n >= s.capacity {
 		s.evict(now)
 	}
-	e = &entry[S]{s: &s.shardData, hash: h}
-	if len(key) <= inlineKey && len(key) > 0 {
-		// The entry's bytes are never written after this: the string
-		// stays immutable.
-		n := copy(e.inline[:], key)
-		e.key = unsafe.String(&e.inline[0], n)
+	e = &entry[S]{hash: h}
+	if len(key) <= inlineKey {
+		e.klen = uint8(copy(e.inline[:], key))
 	} else {
-		e.key = strings.Clone(key)
+		e.klen, e.long = longKey, strings.Clone(key)
 	}
 	e.lastUse.Store(now)
-	e.same = s.m[h]
-	s.m[h] = e
+	s.insert(e)
 	s.n++
 	s.live.pushFront(e)
 	if s.idleAt == math.MaxInt64 {
 		s.setIdleAt(t.idle)
 	}
-	return e, true
+	return e, s, true
+}
+
+// home is the first slot probed for hash h. The multiplication mixes
+// every bit of h into the top ones, which pick the slot: the low bits
+// chose the shard and are the same for all its keys.
+func (s *shardData[S]) home(h uint64) uint64 { return (h * 0x9E3779B97F4A7C15) >> s.shift }
+
+// find returns key's entry, hashed h, or nil.
+func (s *shardData[S]) find(h uint64, key string) *entry[S] {
+	m := uint64(len(s.slots) - 1)
+	for i := s.home(h); ; i = (i + 1) & m {
+		sl := &s.slots[i]
+		if sl.e == nil {
+			return nil
+		}
+		if sl.hash == h && sl.e.is(key) {
+			return sl.e
+		}
+	}
+}
+
+// insert indexes e, whose key is not indexed yet.
+func (s *shardData[S]) insert(e *entry[S]) {
+	if 4*(s.n+1) > 3*len(s.slots) {
+		s.resize(2 * len(s.slots))
+	}
+	s.place(slot[S]{e.hash, e})
+}
+
+// place puts sl in the first free slot from its home.
+func (s *shardData[S]) place(sl slot[S]) {
+	m := uint64(len(s.slots) - 1)
+	i := s.home(sl.hash)
+	for s.slots[i].e != nil {
+		i = (i + 1) & m
+	}
+	s.slots[i] = sl
+}
+
+// resize replaces the index by one of n slots (a power of two).
+func (s *shardData[S]) resize(n int) {
+	old := s.slots
+	s.slots = make([]slot[S], n)
+	s.shift = uint8(64 - bits.TrailingZeros(uint(n)))
+	for _, sl := range old {
+		if sl.e != nil {
+			s.place(sl)
+		}
+	}
+}
+
+// unindex removes e from the index. The entries after it in its probe run
+// move back (backward-shift deletion), so no tombstone is left behind and
+// lookups never probe further than the live entries need.
+func (s *shardData[S]) unindex(e *entry[S]) {
+	m := uint64(len(s.slots) - 1)
+	i := s.home(e.hash)
+	for s.slots[i].e != e {
+		i = (i + 1) & m
+	}
+	for j := (i + 1) & m; s.slots[j].e != nil; j = (j + 1) & m {
+		// The entry at j may fill the hole at i only if its home is not
+		// in (i, j], cyclically: it must stay reachable from its home.
+		if k := s.home(s.slots[j].hash); (j-k)&m >= (j-i)&m {
+			s.slots[i] = s.slots[j]
+			i = j
+		}
+	}
+	s.slots[i] = slot[S]{}
 }
 
 // unlock releases the lock get took.
-func (e *entry[S]) unlock() { e.s.mu.Unlock() }
+func (s *shardData[S]) unlock() { s.mu.Unlock() }
 
-// hold records, with e's shard locked, that e's key is denied until the
-// clock reading until (or, for until <= now, that it has quota again).
-func (e *entry[S]) hold(now, until int64) {
-	s := e.s
+// hold records, with s locked, that the key of e, one of s's entries, is
+// denied until the clock reading until (or, for until <= now, that it has
+// quota again).
+func (s *shardData[S]) hold(e *entry[S], now, until int64) {
 	if until > now {
 		e.until = until
 		if !e.held {
@@ -246,19 +342,7 @@ func (s *shardData[S]) evict(now int64) {
 // remove forgets e, which is on l.
 func (s *shardData[S]) remove(l *list[S], e *entry[S]) {
 	l.unlink(e)
-	p := s.m[e.hash]
-	switch {
-	case p == e && e.same == nil:
-		delete(s.m, e.hash)
-	case p == e:
-		s.m[e.hash] = e.same
-	default:
-		for p.same != e {
-			p = p.same
-		}
-		p.same = e.same
-	}
-	e.same = nil
+	s.unindex(e)
 	s.n--
 }
 

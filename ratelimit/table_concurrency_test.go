@@ -34,14 +34,14 @@ func hammerTable(t *testing.T, maxKeys int, idle int64, tick bool) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < iters; i++ {
-				e, created := tb.get("K", now.Load())
+				e, s, created := tb.get("K", now.Load())
 				if in := inside.Add(1); in > maxInside.Load() {
 					maxInside.Store(in) // racy max, but any value > 1 is a bug
 				}
 				if created {
 					lifetimes.Add(1)
 				}
-				if !tracked(e) {
+				if !tracked(s, e) {
 					t.Error("get returned an entry its shard no longer holds")
 				}
 				if e.state.n < keyLimit {
@@ -49,7 +49,7 @@ func hammerTable(t *testing.T, maxKeys int, idle int64, tick bool) {
 					admitted.Add(1)
 				}
 				inside.Add(-1)
-				e.unlock()
+				s.unlock()
 			}
 		}()
 	}
@@ -63,8 +63,8 @@ func hammerTable(t *testing.T, maxKeys int, idle int64, tick bool) {
 					return
 				default:
 				}
-				e, _ := tb.get(fmt.Sprint("c", g, "-", i%7), now.Load())
-				e.unlock()
+				_, s, _ := tb.get(fmt.Sprint("c", g, "-", i%7), now.Load())
+				s.unlock()
 				if i%64 == 0 {
 					if n := tb.len(); n > maxKeys {
 						t.Errorf("len %d > MaxKeys %d", n, maxKeys)
@@ -292,12 +292,7 @@ func TestLenNeverExceedsMaxKeys(t *testing.T) {
 	}
 }
 
-// tracked reports whether e, whose shard is locked, is still in its shard.
-func tracked[S any](e *entry[S]) bool {
-	for p := e.s.m[e.hash]; p != nil; p = p.same {
-		if p == e {
-			return true
-		}
-	}
-	return false
+// tracked reports whether e is still in s, which is locked.
+func tracked[S any](s *shardData[S], e *entry[S]) bool {
+	return s.find(e.hash, e.key()) == e
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,67 +189,171 @@ func TestEvictionWhenEveryKeyIsDenied(t *testing.T) {
 	}
 }
 
-// Keys whose hashes collide share a map slot, chained: each keeps its own
-// entry through lookups, evictions and idle reclaim.
+// Keys whose hashes collide each keep their own entry through lookups,
+// evictions and idle reclaim.
 func TestTableCollidingKeys(t *testing.T) {
 	tb := newTable[int](1, 8, 100)
 	tb.hashMask = 1 // every key hashes to 0 or 1
 	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
 	for i, k := range keys {
-		e, created := tb.get(k, 1)
+		e, s, created := tb.get(k, 1)
 		if !created {
 			t.Fatalf("%s: found an entry of another key", k)
 		}
 		e.state = i
-		e.unlock()
+		s.unlock()
 	}
 	for i, k := range keys {
-		e, created := tb.get(k, 2)
-		if created || e.state != i || e.key != k {
+		e, s, created := tb.get(k, 2)
+		if created || e.state != i || e.key() != k {
 			t.Fatalf("%s: created %v, state %d", k, created, e.state)
 		}
-		e.unlock()
+		s.unlock()
 	}
 	// A new key evicts one (all were referenced: CLOCK clears them and
 	// takes the coldest); the others stay intact.
-	e, _ := tb.get("x", 3)
+	e, s, _ := tb.get("x", 3)
 	e.state = 99
-	e.unlock()
+	s.unlock()
 	if n := tb.len(); n != 8 {
 		t.Fatalf("len %d, want 8", n)
 	}
 	found := 0
 	for i, k := range keys {
 		s := &tb.shards[0]
-		for p := s.m[maphash.String(tb.seed, k)&tb.hashMask]; p != nil; p = p.same {
-			if p.key == k {
-				found++
-				if p.state != i {
-					t.Fatalf("%s: state %d, want %d", k, p.state, i)
-				}
+		if p := s.find(maphash.String(tb.seed, k)&tb.hashMask, k); p != nil {
+			found++
+			if p.state != i {
+				t.Fatalf("%s: state %d, want %d", k, p.state, i)
 			}
 		}
 	}
 	if found != 7 {
 		t.Fatalf("%d of the 8 first keys kept their entries, want 7 (one evicted for x)", found)
 	}
-	// Idle reclaim unlinks colliding entries from their chains.
-	e, _ = tb.get("late", 1000)
-	e.unlock()
+	checkIndex(t, tb)
+	// Idle reclaim removes colliding entries from the index.
+	_, s, _ = tb.get("late", 1000)
+	s.unlock()
 	for i := 0; i < 10; i++ {
-		e, _ = tb.get("late", 1000)
-		e.unlock()
+		_, s, _ = tb.get("late", 1000)
+		s.unlock()
 	}
 	if n := tb.len(); n != 1 {
 		t.Fatalf("len %d after idle reclaim, want 1", n)
 	}
-	for i := range tb.shards {
-		for h, p := range tb.shards[i].m {
-			for ; p != nil; p = p.same {
-				if p.hash != h || p.key != "late" {
-					t.Fatalf("stale entry %q in chain %d", p.key, h)
+	checkIndex(t, tb)
+	for _, sl := range tb.shards[0].slots {
+		if sl.e != nil && sl.e.key() != "late" {
+			t.Fatalf("stale entry %q in the index", sl.e.key())
+		}
+	}
+}
+
+// The index agrees with a plain map through a long random sequence of
+// lookups, insertions, evictions and idle reclaim, with few hash values
+// (long probe runs, deletions in their middle, wrapping around the end of
+// the slots) and keys of every length around the inline limit.
+func TestTableIndexMatchesMap(t *testing.T) {
+	for _, mask := range []uint64{0, 7, 63, ^uint64(0)} {
+		t.Run(fmt.Sprint("hashMask=", mask), func(t *testing.T) {
+			const maxKeys, idle = 40, 50
+			tb := newTable[int](2, maxKeys, idle)
+			tb.hashMask = mask
+			rng := rand.New(rand.NewPCG(1, mask))
+			model := map[string]int{} // key -> state, for keys the table may still hold
+			now := int64(1)
+			for step := 0; step < 20000; step++ {
+				if rng.IntN(200) == 0 {
+					now += idle // everything idle: reclaimed as shards are touched
+				}
+				now += int64(rng.IntN(2))
+				n := rng.IntN(120)
+				k := fmt.Sprint("k", n)
+				switch n % 4 {
+				case 1:
+					k = strings.Repeat("x", inlineKey-len(k)) + k // exactly inline
+				case 2:
+					k = strings.Repeat("y", inlineKey+1-len(k)) + k // just too long
+				case 3:
+					k = strings.Repeat("z", 70) + k
+				}
+				e, s, created := tb.get(k, now)
+				if e.key() != k {
+					t.Fatalf("step %d: got the entry of %q for %q", step, e.key(), k)
+				}
+				want, ok := model[k]
+				if ok && !created && e.state != want {
+					t.Fatalf("step %d: %q has state %d, want %d", step, k, e.state, want)
+				}
+				if !ok && !created {
+					t.Fatalf("step %d: %q found but never inserted", step, k)
+				}
+				e.state = step
+				model[k] = step
+				s.unlock()
+				if step%97 == 0 {
+					checkIndex(t, tb)
 				}
 			}
+			checkIndex(t, tb)
+			// Every key the lists hold is found with its latest state.
+			for i := range tb.shards {
+				s := &tb.shards[i]
+				for _, l := range []*list[int]{&s.live, &s.held} {
+					for e := l.head; e != nil; e = e.next {
+						if e.state != model[e.key()] {
+							t.Fatalf("%q: state %d, want %d", e.key(), e.state, model[e.key()])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// checkIndex verifies every shard's index: each entry on the shard's lists
+// is indexed once, reachable from its home slot without crossing a free
+// slot, under its own hash, and the index is at most three quarters full.
+func checkIndex[S any](t *testing.T, tb *table[S]) {
+	t.Helper()
+	for i := range tb.shards {
+		s := &tb.shards[i]
+		s.mu.Lock()
+		listed := map[*entry[S]]bool{}
+		for _, l := range []*list[S]{&s.live, &s.held} {
+			for e := l.head; e != nil; e = e.next {
+				listed[e] = true
+			}
 		}
+		if len(listed) != s.n || s.n > s.capacity {
+			t.Fatalf("shard %d: %d listed entries, n %d, capacity %d", i, len(listed), s.n, s.capacity)
+		}
+		if 4*s.n > 3*len(s.slots) {
+			t.Fatalf("shard %d: %d entries in %d slots", i, s.n, len(s.slots))
+		}
+		m := uint64(len(s.slots) - 1)
+		indexed := 0
+		for j, sl := range s.slots {
+			if sl.e == nil {
+				continue
+			}
+			indexed++
+			if !listed[sl.e] || sl.hash != sl.e.hash || sl.hash != maphash.String(tb.seed, sl.e.key())&tb.hashMask {
+				t.Fatalf("shard %d slot %d: an entry not listed or under another hash", i, j)
+			}
+			for k := s.home(sl.hash); k != uint64(j); k = (k + 1) & m {
+				if s.slots[k].e == nil {
+					t.Fatalf("shard %d slot %d: unreachable from its home %d", i, j, s.home(sl.hash))
+				}
+			}
+			if s.find(sl.hash, sl.e.key()) != sl.e {
+				t.Fatalf("shard %d: %q not found", i, sl.e.key())
+			}
+		}
+		if indexed != s.n {
+			t.Fatalf("shard %d: %d indexed, n %d", i, indexed, s.n)
+		}
+		s.mu.Unlock()
 	}
 }

@@ -60,7 +60,7 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	}
 	t := l.clock()
 	now := int64(t.Sub(l.epoch))
-	e, created := l.table.get(key, now)
+	e, s, created := l.table.get(key, now)
 	if last := e.lastUse.Load(); last > now {
 		t = l.epoch.Add(time.Duration(last)) // never earlier than a decision already made for this key
 	}
@@ -103,10 +103,10 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	// admitted again.
 	tn := int64(t.Sub(l.epoch))
 	if !all && d.RetryAfter > 0 {
-		e.hold(tn, tn+int64(d.RetryAfter))
+		s.hold(e, tn, tn+int64(d.RetryAfter))
 	} else if all && e.held {
-		e.hold(tn, 0)
+		s.hold(e, tn, 0)
 	}
-	e.unlock()
+	s.unlock()
 	return d, nil
 }
