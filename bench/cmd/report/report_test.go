@@ -38,13 +38,13 @@ PASS
 `
 
 // cannedChainRedis has a custom metric, as BenchmarkChainRedis reports it.
-const cannedChainRedis = `BenchmarkChainRedis/ratelimit 	    1000	     70000 ns/op	         1.000 redis-calls/op	     600 B/op	      12 allocs/op
-BenchmarkChainRedis/idempotency/first 	    1000	    200000 ns/op	         3.000 redis-calls/op	    6000 B/op	      80 allocs/op
-BenchmarkChainRedis/idempotency/replay 	    1000	    120000 ns/op	         2.000 redis-calls/op	    2700 B/op	      50 allocs/op
+const cannedChainRedis = `BenchmarkChainRedis/local/get 	    1000	     70000 ns/op	         1.000 redis-calls/op	     600 B/op	      12 allocs/op
+BenchmarkChainRedis/local/post-first 	    1000	    200000 ns/op	         3.000 redis-calls/op	    6000 B/op	      80 allocs/op
+BenchmarkChainRedis/local/post-replay 	    1000	    120000 ns/op	         2.000 redis-calls/op	    2700 B/op	      50 allocs/op
 PASS
-BenchmarkChainRedis/ratelimit 	    1000	     72000 ns/op	         1.000 redis-calls/op	     600 B/op	      12 allocs/op
-BenchmarkChainRedis/idempotency/first 	    1000	    210000 ns/op	         3.000 redis-calls/op	    6000 B/op	      80 allocs/op
-BenchmarkChainRedis/idempotency/replay 	    1000	    125000 ns/op	         2.000 redis-calls/op	    2700 B/op	      50 allocs/op
+BenchmarkChainRedis/local/get 	    1000	     72000 ns/op	         1.000 redis-calls/op	     600 B/op	      12 allocs/op
+BenchmarkChainRedis/local/post-first 	    1000	    210000 ns/op	         3.000 redis-calls/op	    6000 B/op	      80 allocs/op
+BenchmarkChainRedis/local/post-replay 	    1000	    125000 ns/op	         2.000 redis-calls/op	    2700 B/op	      50 allocs/op
 PASS
 `
 
@@ -150,7 +150,7 @@ func TestCustomMetricsAppearInTablesAndTargets(t *testing.T) {
 	}
 	var md bytes.Buffer
 	writeSection(&md, res)
-	for _, want := range []string{"| redis-calls/op |", "`ChainRedis/idempotency/first`", "| 3 |", "**MET**"} {
+	for _, want := range []string{"| redis-calls/op |", "`ChainRedis/local/post-first`", "| 3 |", "**MET**"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("section lacks %q:\n%s", want, md.String())
 		}
