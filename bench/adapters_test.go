@@ -52,8 +52,8 @@ import (
 // The same handler in each router's style, writing the same response:
 // gin's c.Data sets Content-Length, so the others set it too. A header
 // that idempotency does not replay costs its recorder more than one it
-// does (about 200 ns for Content-Length), which must not count as gin's
-// adapter.
+// does (it canonicalizes the name, twice per response), which must not
+// count as gin's adapter.
 var (
 	adapterStd = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
