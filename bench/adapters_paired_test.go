@@ -27,8 +27,11 @@ import (
 // middleware, for 100 rounds; a variant's cost is the median over rounds
 // of its block's CPU time minus that of the router's bare block in the
 // same round. It reports, per middleware, "<router>-adds-ns": the
-// middleware's cost on the router minus its cost on ServeMux. It ignores
-// b.N: run it with -benchtime 1x.
+// middleware's cost on the router minus its cost on ServeMux, and as a
+// control "around-gin-adds-ns": the same for the net/http middleware
+// wrapped around the whole gin engine, where no adapter runs, which is
+// what gin itself costs more once the middleware runs. It ignores b.N:
+// run it with -benchtime 1x.
 //
 //	go test -run '^$' -bench AdapterOverhead -benchtime 1x .
 func BenchmarkAdapterOverhead(b *testing.B) {
@@ -68,6 +71,11 @@ func BenchmarkAdapterOverhead(b *testing.B) {
 			m, tick := c.mw(b)
 			vs = append(vs, variant{router: rt + "+mw", h: routers[rt](m), tick: tick})
 		}
+		// The control: the net/http middleware around the whole gin
+		// engine, no adapter involved.
+		engine := routers["gin"](adapterMiddleware{})
+		m, tick := c.mw(b)
+		vs = append(vs, variant{router: "gin", h: engine}, variant{router: "mw(gin)", h: m.std(engine), tick: tick})
 		cost := make([][]float64, len(vs))
 		for _, v := range vs {
 			pairedBlock(v.h, c.fresh, v.tick, block) // warm up; a replayed key is recorded
@@ -89,6 +97,7 @@ func BenchmarkAdapterOverhead(b *testing.B) {
 		b.ReportMetric(mux, c.name+"-servemux-ns")
 		b.ReportMetric(added(2)-mux, c.name+"-echo-adds-ns")
 		b.ReportMetric(added(4)-mux, c.name+"-gin-adds-ns")
+		b.ReportMetric(added(6)-mux, c.name+"-around-gin-adds-ns")
 	}
 }
 

@@ -80,7 +80,7 @@ func Wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 			s.c, s.next = c, next
 			s.h.ServeHTTP(c.Response(), c.Request())
 			err := s.err
-			*s = scope{h: s.h}
+			s.release()
 			pool.Put(s)
 			return err
 		}
@@ -95,6 +95,21 @@ type scope struct {
 	next echo.HandlerFunc
 	err  error
 	res  echo.Response
+}
+
+// release readies a scope for the pool. It drops the chain's error and
+// the writer the middleware passed on, which may hold the response; the
+// rest is set anew by the next request. Writing a pointer field costs a GC
+// write barrier while the collector marks, which a request that allocates
+// as much as idempotency's makes frequent, so the scope is not zeroed
+// whole, and fields already nil are not written: c and next are echo's.
+func (s *scope) release() {
+	if s.err != nil {
+		s.err = nil
+	}
+	if s.res.Writer != nil {
+		s.res.Writer = nil
+	}
 }
 
 func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {

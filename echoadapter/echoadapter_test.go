@@ -208,6 +208,36 @@ func TestErrorHandlerLeavesCommittedResponse(t *testing.T) {
 	}
 }
 
+// Wrap's scopes are pooled: the error one request returned is not
+// returned for the next.
+func TestWrapScopeReusedReturnsOnlyItsOwnError(t *testing.T) {
+	wrap := echoadapter.Wrap(func(next http.Handler) http.Handler { return next })
+	var returned []error
+	e := echo.New()
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			err := next(c)
+			returned = append(returned, err)
+			return err
+		}
+	})
+	e.GET("/", func(c echo.Context) error {
+		if c.QueryParam("fail") != "" {
+			return errors.New("failed")
+		}
+		return c.NoContent(http.StatusNoContent)
+	}, wrap)
+	for range 20 { // sync.Pool drops some scopes under -race
+		returned = returned[:0]
+		for _, target := range []string{"/?fail=1", "/"} {
+			e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, target, nil))
+		}
+		if len(returned) != 2 || returned[0] == nil || returned[1] != nil {
+			t.Fatalf("returned %v, want [failed <nil>]", returned)
+		}
+	}
+}
+
 // Outside the idempotency middleware the request carries no execution.
 func TestValueOutsideScope(t *testing.T) {
 	e := echo.New()

@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/backstop-go/backstop/idempotency"
+	"github.com/backstop-go/backstop/problem"
 	"github.com/backstop-go/backstop/ratelimit"
 )
 
@@ -81,7 +82,7 @@ func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 		if !s.ran {
 			c.Abort()
 		}
-		*s = scope{h: s.h}
+		s.release()
 		pool.Put(s)
 	}
 }
@@ -92,7 +93,22 @@ type scope struct {
 	h   http.Handler // the middleware, with this scope as next; nil in Problems
 	c   *gin.Context
 	ran bool
-	w   scopeWriter
+	// problems and errs are the scope's own setting, that of Problems;
+	// a Wrap scope takes the one of the scope it runs in, if any.
+	problems bool
+	errs     *problem.Writer
+	w        scopeWriter
+}
+
+// release readies a scope for the pool. It drops the writer the
+// middleware passed on, which may hold the response; the rest is set anew
+// by the next request. Writing pointer fields costs a GC write barrier
+// while the collector marks, which a request that allocates as much as
+// idempotency's makes frequent, so the scope is not zeroed whole: c and
+// the gin writer it keeps are gin's, pooled by gin itself.
+func (s *scope) release() {
+	s.ran = false
+	s.w.w = nil
 }
 
 func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +119,7 @@ func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Writer = outerW
 		c.Request = outerR
 	}()
-	s.w.init(w, outerW)
+	s.w.init(w, outerW, s.problems, s.errs)
 	c.Writer = &s.w
 	c.Request = r
 	errs := len(c.Errors)

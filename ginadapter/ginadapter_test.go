@@ -246,6 +246,31 @@ func TestWrapWithoutProblemsIsTransparent(t *testing.T) {
 	}
 }
 
+// Wrap's scopes are pooled across the routes and engines it is used in:
+// one that ran under Problems, reused where there is none, leaves an
+// aborted status bodiless.
+func TestWrapScopeReusedOutsideProblemsWritesNoProblem(t *testing.T) {
+	wrap := ginadapter.Wrap(func(next http.Handler) http.Handler { return next })
+	abort := func(c *gin.Context) { c.AbortWithStatus(http.StatusForbidden) }
+	withProblems := gin.New()
+	withProblems.Use(ginadapter.Problems(quiet()))
+	withProblems.GET("/abort", wrap, abort)
+	plain := gin.New()
+	plain.GET("/abort", wrap, abort)
+	for range 20 { // sync.Pool drops some scopes under -race
+		rec := httptest.NewRecorder()
+		withProblems.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/abort", nil))
+		if rec.Code != http.StatusForbidden || rec.Header().Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("under Problems: %d %q, want a 403 problem", rec.Code, rec.Header().Get("Content-Type"))
+		}
+		rec = httptest.NewRecorder()
+		plain.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/abort", nil))
+		if rec.Code != http.StatusForbidden || rec.Body.Len() != 0 {
+			t.Fatalf("without Problems: %d %q, want a bare 403", rec.Code, rec.Body)
+		}
+	}
+}
+
 // The chain sees the request the middleware passed on, and gets the
 // outer one back afterwards.
 func TestWrapPassesRequestAndRestoresIt(t *testing.T) {

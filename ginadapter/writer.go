@@ -30,14 +30,17 @@ type scopeWriter struct {
 
 var _ gin.ResponseWriter = (*scopeWriter)(nil)
 
-func (sw *scopeWriter) init(w http.ResponseWriter, outer gin.ResponseWriter) {
+// init begins a scope writing to w inside outer, under Problems when
+// problems is set or when outer is the writer of a scope that is.
+func (sw *scopeWriter) init(w http.ResponseWriter, outer gin.ResponseWriter, problems bool, errs *problem.Writer) {
+	if o, ok := outer.(*scopeWriter); ok && !problems {
+		problems, errs = o.problems, o.errs
+	}
 	sw.w, sw.outer = w, outer
-	sw.status, sw.size = outer.Status(), -1
+	sw.problems, sw.errs = problems, errs
+	sw.status, sw.size, sw.set, sw.held = outer.Status(), -1, false, false
 	if outer.Written() {
 		sw.size = 0
-	}
-	if o, ok := outer.(*scopeWriter); ok && !sw.problems {
-		sw.problems, sw.errs = o.problems, o.errs
 	}
 }
 
@@ -198,13 +201,12 @@ func errorFor(ge *gin.Error, status int) error {
 // wrapping middleware's scope, before the middleware sees the chain end, so
 // that idempotency records the problem the client receives.
 func Problems(w *problem.Writer) gin.HandlerFunc {
-	pool := &sync.Pool{New: func() any { return new(scope) }}
+	pool := &sync.Pool{New: func() any { return &scope{problems: true, errs: w} }}
 	return func(c *gin.Context) {
 		s := pool.Get().(*scope)
 		s.c = c
-		s.w.problems, s.w.errs = true, w
 		s.ServeHTTP(c.Writer, c.Request)
-		*s = scope{}
+		s.release()
 		pool.Put(s) // not after a panic, which leaves s to the collector
 	}
 }
