@@ -42,24 +42,25 @@ func (rw *recorder) WriteHeader(code int) {
 // written, and notices event streams.
 func (rw *recorder) snapshot() {
 	h := rw.ResponseWriter.Header()
-	// Responses carry few headers: walk them, not the allow-list.
-	names, values := 0, 0
+	// Responses carry few headers: walk them, not the allow-list, and
+	// decide each name once (allowed may canonicalize it).
+	var buf [8]string
+	keep := buf[:0]
+	values := 0
 	for k, v := range h {
 		if rw.allowed(k) {
-			names++
+			keep = append(keep, k)
 			values += len(v)
 		}
 	}
-	if names > 0 {
+	if len(keep) > 0 {
 		// One map and one backing array for all values.
-		rw.header = make(http.Header, names)
+		rw.header = make(http.Header, len(keep))
 		all := make([]string, 0, values)
-		for k, v := range h {
-			if rw.allowed(k) {
-				start := len(all)
-				all = append(all, v...)
-				rw.header[k] = all[start:len(all):len(all)]
-			}
+		for _, k := range keep {
+			start := len(all)
+			all = append(all, h[k]...)
+			rw.header[k] = all[start:len(all):len(all)]
 		}
 	}
 	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == "" {
