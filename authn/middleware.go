@@ -75,8 +75,9 @@ type Middleware struct {
 	bare   string // the challenge without an error
 	prefix string // the start of challenges with an error: `Bearer realm="x", ` or `Bearer `
 
-	counter metric.Int64Counter
-	results [numResults][]metric.AddOption
+	counter     metric.Int64Counter
+	results     [numResults][]metric.AddOption
+	spanResults [numResults][]attribute.KeyValue // backstop.authn.result, for the span
 }
 
 type result int
@@ -132,7 +133,9 @@ func New(v *Verifier, opts Options) (*Middleware, error) {
 	}
 	m.counter = c
 	for i, name := range resultNames {
-		m.results[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("backstop.authn.result", name)))}
+		kv := attribute.String("backstop.authn.result", name)
+		m.results[i] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(kv))}
+		m.spanResults[i] = []attribute.KeyValue{kv}
 	}
 	return m, nil
 }
@@ -425,13 +428,12 @@ func (m *Middleware) fail(ctx context.Context, err error) error {
 // package's sentinels: bounded cardinality, nothing from the request.
 func (m *Middleware) record(ctx context.Context, res result, reason error) {
 	m.counter.Add(ctx, 1, m.results[res]...)
-	if reason == nil {
-		return
-	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		span.AddEvent("authn.rejected", trace.WithAttributes(
-			attribute.String("backstop.authn.result", resultNames[res]),
-			attribute.String("backstop.authn.reason", reason.Error())))
+		if reason == nil {
+			span.SetAttributes(m.spanResults[res]...)
+			return
+		}
+		span.SetAttributes(m.spanResults[res][0], attribute.String("backstop.authn.reason", reason.Error()))
 	}
 }
 

@@ -81,7 +81,8 @@
 // (backstop.ratelimit.requests, attributes backstop.ratelimit.result =
 // allowed|denied|error, backstop.ratelimit.policy, backstop.ratelimit.dry_run, and for errors
 // backstop.ratelimit.failure_policy, or error.type=invalid_cost for a negative cost)
-// and adds a "backstop.ratelimit.denied" event to the request's span on denial and a
+// and, on the request's span, sets the attribute backstop.ratelimit.result
+// (the metric's value) and adds a "backstop.ratelimit.denied" event on denial and a
 // "backstop.ratelimit.error" event when the limiter fails. Keys never appear in metrics, spans or logs.
 // The meter comes from Options.MeterProvider, by default the global
 // provider, a no-op until an SDK is installed.

@@ -162,7 +162,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	if d.Allowed {
 		if !fellBack && b >= 0 {
-			m.tel.counter.Add(ctx, 1, m.tel.allowedSet[b]...)
+			m.allowed(ctx, b)
 		}
 		next.ServeHTTP(w, r)
 		return

@@ -55,6 +55,22 @@ func (t *telemetry) init(opts Options, policies []Policy) {
 		attribute.String("error.type", "invalid_cost"), dry))}
 }
 
+// The decision as a span attribute, with the metric's values; prebuilt
+// slices passed with ... allocate nothing.
+var (
+	spanAllowed = []attribute.KeyValue{attribute.String("backstop.ratelimit.result", "allowed")}
+	spanDenied  = []attribute.KeyValue{attribute.String("backstop.ratelimit.result", "denied")}
+	spanError   = []attribute.KeyValue{attribute.String("backstop.ratelimit.result", "error")}
+)
+
+// allowed counts an admission by policy b.
+func (m *Middleware) allowed(ctx context.Context, b int) {
+	m.tel.counter.Add(ctx, 1, m.tel.allowedSet[b]...)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(spanAllowed...)
+	}
+}
+
 // fail records a Limiter failure and reports whether the fallback limiter
 // should decide.
 func (m *Middleware) fail(ctx context.Context, err error) bool {
@@ -67,6 +83,7 @@ func (m *Middleware) fail(ctx context.Context, err error) bool {
 	}
 	m.tel.counter.Add(ctx, 1, m.tel.errorSet...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(spanError...)
 		span.AddEvent("backstop.ratelimit.error", trace.WithAttributes(
 			attribute.String("backstop.ratelimit.failure_policy", m.opts.OnError.String())))
 	}
@@ -85,6 +102,7 @@ func (m *Middleware) fail(ctx context.Context, err error) bool {
 func (m *Middleware) invalidCost(ctx context.Context, err error) {
 	m.tel.counter.Add(ctx, 1, m.tel.costSet...)
 	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.SetAttributes(spanError...)
 		span.AddEvent("backstop.ratelimit.error", trace.WithAttributes(attribute.String("error.type", "invalid_cost")))
 	}
 	if suppressed, ok := m.tel.costLog.Allow(time.Now(), time.Second); ok {
@@ -99,6 +117,9 @@ func (m *Middleware) denied(ctx context.Context, d *Decision, b int, fellBack bo
 		m.tel.counter.Add(ctx, 1, m.tel.deniedSet[b]...)
 	}
 	if span := trace.SpanFromContext(ctx); span.IsRecording() && b >= 0 {
+		if !fellBack { // a fallback decision was already marked an error
+			span.SetAttributes(spanDenied...)
+		}
 		span.AddEvent("backstop.ratelimit.denied", trace.WithAttributes(
 			attribute.String("backstop.ratelimit.policy", m.policies[b].Name),
 			attribute.Int64("backstop.ratelimit.retry_after_ms", d.RetryAfter.Milliseconds()),
