@@ -27,7 +27,7 @@ type SlidingWindow struct {
 	fake     bool // clock is not time.Now
 	epoch    time.Time
 	// Exactly one table is set. A one-policy limiter's entries keep one
-	// window state, not MaxPolicies: 112 bytes instead of 192, so a table
+	// window state, not MaxPolicies: 96 bytes instead of 192, so a table
 	// of many keys spans fewer pages and cache lines.
 	one  *table[[1]windowState]
 	many *table[[MaxPolicies]windowState]
