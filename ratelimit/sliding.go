@@ -115,7 +115,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 // d (zero on entry).
 func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, now int64, d *Decision) {
 	e, s, _ := t.get(key, now)
-	now = e.lastUse.Load() // never earlier than a decision already made for this key
+	now = e.lastUse // never earlier than a decision already made for this key
 	// An admitted request, the common case, is decided and reported in one
 	// pass under the shard's lock, with one division per policy; a denied
 	// one is assessed in full (its RetryAfter decides how long the key is

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -46,8 +45,9 @@ type table[S any] struct {
 	shards   []shard[S]
 }
 
-// entry is one key's state, guarded by its shard's lock (lastUse is atomic
-// for the limiters' reads only). A decision reads and writes only the
+// entry is one key's state, guarded by its shard's lock (all of it,
+// lastUse too: an atomic store would be one more locked instruction per
+// decision). A decision reads and writes only the
 // first 64 bytes of an entry whose state is small (the key, when inline,
 // its last use and a sliding window's first policy): with many keys, each
 // cache line a decision touches is a miss. The entry is kept small for
@@ -61,7 +61,7 @@ type entry[S any] struct {
 	ref     bool  // accessed since the eviction sweep last passed
 	held    bool  // on the shard's held list
 	inline  [inlineKey]byte
-	lastUse atomic.Int64 // clock reading of the last access (ns)
+	lastUse int64 // clock reading of the last access (ns)
 	state   S
 	long    *string   // the key, when longer than inlineKey
 	until   int64     // held until this clock reading
@@ -169,8 +169,8 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], cre
 		s.reclaim(now, t.idle)
 	}
 	if e = s.find(h, key); e != nil {
-		if now > e.lastUse.Load() {
-			e.lastUse.Store(now)
+		if now > e.lastUse {
+			e.lastUse = now
 		}
 		e.ref = true
 		return e, s, false
@@ -185,7 +185,7 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], cre
 		long := strings.Clone(key)
 		e.klen, e.long = longKey, &long
 	}
-	e.lastUse.Store(now)
+	e.lastUse = now
 	s.insert(e, h)
 	s.n++
 	s.live.pushFront(e)
@@ -324,7 +324,7 @@ func (s *shardData[S]) reclaim(now, idle int64) {
 	for _, l := range []*list[S]{&s.live, &s.held} {
 		for i := 0; i < 2 && l.tail != nil; i++ {
 			old := l.tail
-			if now-old.lastUse.Load() >= idle {
+			if now-old.lastUse >= idle {
 				s.remove(l, old)
 				continue
 			}
@@ -345,7 +345,7 @@ func (s *shardData[S]) setIdleAt(idle int64) {
 	at := int64(math.MaxInt64)
 	for _, e := range []*entry[S]{s.live.tail, s.held.tail} {
 		if e != nil {
-			if u := e.lastUse.Load(); u <= math.MaxInt64-idle {
+			if u := e.lastUse; u <= math.MaxInt64-idle {
 				at = min(at, u+idle)
 			}
 		}
