@@ -27,7 +27,7 @@ type SlidingWindow struct {
 	fake     bool // clock is not time.Now
 	epoch    time.Time
 	// Exactly one table is set. A one-policy limiter's entries keep one
-	// window state, not MaxPolicies: 112 bytes instead of 192, so a table
+	// window state, not MaxPolicies: 96 bytes instead of 192, so a table
 	// of many keys spans fewer pages and cache lines.
 	one  *table[[1]windowState]
 	many *table[[MaxPolicies]windowState]
@@ -115,7 +115,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 // d (zero on entry).
 func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, now int64, d *Decision) {
 	e, s, _ := t.get(key, now)
-	now = e.lastUse.Load() // never earlier than a decision already made for this key
+	now = e.lastUse // never earlier than a decision already made for this key
 	// An admitted request, the common case, is decided and reported in one
 	// pass under the shard's lock, with one division per policy; a denied
 	// one is assessed in full (its RetryAfter decides how long the key is

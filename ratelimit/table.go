@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -42,24 +41,30 @@ type table[S any] struct {
 	hashMask uint64 // all ones; tests narrow it to make keys collide
 	mask     uint64
 	idle     int64 // an entry unused for this long (ns) holds no state
+	pad      bool  // allocate entries as padded[S] (see newEntry)
 	shards   []shard[S]
 }
 
-// entry is one key's state, guarded by its shard's lock (lastUse is atomic
-// for the limiters' reads only). A decision reads and writes only the
+// entry is one key's state, guarded by its shard's lock (all of it,
+// lastUse too: an atomic store would be one more locked instruction per
+// decision). A decision reads and writes only the
 // first 64 bytes of an entry whose state is small (the key, when inline,
 // its last use and a sliding window's first policy): with many keys, each
-// cache line a decision touches is a miss.
+// cache line a decision touches is a miss. The entry is kept small for
+// the same reason (96 bytes with one window or one bucket slice): it does
+// not store its key's hash, which only removal needs and recomputes, and a
+// long key costs a pointer, not a string header. With 100k keys and more,
+// a decision's lines mostly come from memory, and the fewer bytes the
+// table spans, the more of them a cache holds.
 type entry[S any] struct {
 	klen    uint8 // length of the key in inline, or longKey
 	ref     bool  // accessed since the eviction sweep last passed
 	held    bool  // on the shard's held list
 	inline  [inlineKey]byte
-	lastUse atomic.Int64 // clock reading of the last access (ns)
+	lastUse int64 // clock reading of the last access (ns)
 	state   S
-	long    string    // the key, when longer than inlineKey
+	long    *string   // the key, when longer than inlineKey
 	until   int64     // held until this clock reading
-	hash    uint64    // of the key, its slot's hash
 	prev    *entry[S] // in the shard's live or held list
 	next    *entry[S]
 }
@@ -77,13 +82,13 @@ func (e *entry[S]) is(key string) bool {
 	if len(key) <= inlineKey {
 		return int(e.klen) == len(key) && string(e.inline[:len(key)]) == key
 	}
-	return e.klen == longKey && e.long == key
+	return e.klen == longKey && *e.long == key
 }
 
 // key returns e's key.
 func (e *entry[S]) key() string {
 	if e.klen == longKey {
-		return e.long
+		return *e.long
 	}
 	return string(e.inline[:e.klen])
 }
@@ -95,10 +100,12 @@ type list[S any] struct {
 
 type shardData[S any] struct {
 	mu sync.Mutex
+	t  *table[S] // the shard's table, for its hash (entries do not keep theirs)
 	// slots indexes the entries by hash, open addressing with linear
 	// probing: a lookup reads one slot's line (its hash, then its entry)
 	// where a Go map reads a control word and a slot in separate lines.
-	// Its length is a power of two, at most three quarters full.
+	// Its length is a power of two, at most seven eighths full (a hit
+	// compares hashes in the slots, 4 to a line, before it reads an entry).
 	slots    []slot[S]
 	shift    uint8   // 64 - log2(len(slots))
 	n        int     // entries
@@ -133,9 +140,10 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 	// maxKeys is shared out exactly: the first maxKeys%n shards hold one
 	// more than the others, so the table never tracks more than maxKeys.
 	base, extra := max(maxKeys/n, 1), maxKeys%n
-	t := &table[S]{seed: maphash.MakeSeed(), hashMask: ^uint64(0), mask: uint64(n - 1), idle: idle, shards: make([]shard[S], n)}
+	t := &table[S]{seed: maphash.MakeSeed(), hashMask: ^uint64(0), mask: uint64(n - 1), idle: idle, pad: padEntry[S](), shards: make([]shard[S], n)}
 	for i := range t.shards {
 		s := &t.shards[i]
+		s.t = t
 		s.capacity = base
 		if i < extra {
 			s.capacity++
@@ -154,15 +162,15 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 // back in time (a sliding window would take the newer window for an old
 // one and reset it; a token bucket would refill the same interval twice).
 func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], created bool) {
-	h := maphash.String(t.seed, key) & t.hashMask
+	h := t.hash(key)
 	s = &t.shards[h&t.mask].shardData
 	s.mu.Lock()
 	if now >= s.idleAt {
 		s.reclaim(now, t.idle)
 	}
 	if e = s.find(h, key); e != nil {
-		if now > e.lastUse.Load() {
-			e.lastUse.Store(now)
+		if now > e.lastUse {
+			e.lastUse = now
 		}
 		e.ref = true
 		return e, s, false
@@ -170,14 +178,15 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], cre
 	if s.n >= s.capacity {
 		s.evict(now)
 	}
-	e = &entry[S]{hash: h}
+	e = t.newEntry()
 	if len(key) <= inlineKey {
 		e.klen = uint8(copy(e.inline[:], key))
 	} else {
-		e.klen, e.long = longKey, strings.Clone(key)
+		long := strings.Clone(key)
+		e.klen, e.long = longKey, &long
 	}
-	e.lastUse.Store(now)
-	s.insert(e)
+	e.lastUse = now
+	s.insert(e, h)
 	s.n++
 	s.live.pushFront(e)
 	if s.idleAt == math.MaxInt64 {
@@ -185,6 +194,36 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], cre
 	}
 	return e, s, true
 }
+
+// padded is an entry allocated in the next size class: see newEntry.
+type padded[S any] struct {
+	e entry[S]
+	_ [16]byte
+}
+
+// padEntry reports whether entries of S are allocated as padded[S]. A
+// decision touches only an entry's first 64 bytes, which should lie in one
+// cache line (with many keys, each line is a miss) and at worst in one
+// pair of lines (the adjacent-line prefetcher fetches both). Entries in a
+// size class that is a multiple of 64 bytes always start on a line, and in
+// the 96-byte class every other one does, the rest straddling two lines of
+// one pair half the time; in the 112- or 176-byte classes most straddle, so
+// those are padded into the next class up (128 or 192 bytes).
+func padEntry[S any]() bool {
+	r := unsafe.Sizeof(entry[S]{}) % 64
+	return r > 32 && r <= 48
+}
+
+// newEntry allocates a zero entry, cache-line aligned when t.pad is set.
+func (t *table[S]) newEntry() *entry[S] {
+	if t.pad {
+		return &new(padded[S]).e
+	}
+	return new(entry[S])
+}
+
+// hash returns key's hash: seeded, since keys are chosen by clients.
+func (t *table[S]) hash(key string) uint64 { return maphash.String(t.seed, key) & t.hashMask }
 
 // home is the first slot probed for hash h. The multiplication mixes
 // every bit of h into the top ones, which pick the slot: the low bits
@@ -205,12 +244,12 @@ func (s *shardData[S]) find(h uint64, key string) *entry[S] {
 	}
 }
 
-// insert indexes e, whose key is not indexed yet.
-func (s *shardData[S]) insert(e *entry[S]) {
-	if 4*(s.n+1) > 3*len(s.slots) {
+// insert indexes e, whose key, hashed h, is not indexed yet.
+func (s *shardData[S]) insert(e *entry[S], h uint64) {
+	if 8*(s.n+1) > 7*len(s.slots) {
 		s.resize(2 * len(s.slots))
 	}
-	s.place(slot[S]{e.hash, e})
+	s.place(slot[S]{h, e})
 }
 
 // place puts sl in the first free slot from its home.
@@ -240,7 +279,7 @@ func (s *shardData[S]) resize(n int) {
 // lookups never probe further than the live entries need.
 func (s *shardData[S]) unindex(e *entry[S]) {
 	m := uint64(len(s.slots) - 1)
-	i := s.home(e.hash)
+	i := s.home(s.t.hash(e.key()))
 	for s.slots[i].e != e {
 		i = (i + 1) & m
 	}
@@ -285,7 +324,7 @@ func (s *shardData[S]) reclaim(now, idle int64) {
 	for _, l := range []*list[S]{&s.live, &s.held} {
 		for i := 0; i < 2 && l.tail != nil; i++ {
 			old := l.tail
-			if now-old.lastUse.Load() >= idle {
+			if now-old.lastUse >= idle {
 				s.remove(l, old)
 				continue
 			}
@@ -306,7 +345,7 @@ func (s *shardData[S]) setIdleAt(idle int64) {
 	at := int64(math.MaxInt64)
 	for _, e := range []*entry[S]{s.live.tail, s.held.tail} {
 		if e != nil {
-			if u := e.lastUse.Load(); u <= math.MaxInt64-idle {
+			if u := e.lastUse; u <= math.MaxInt64-idle {
 				at = min(at, u+idle)
 			}
 		}

@@ -294,5 +294,5 @@ func TestLenNeverExceedsMaxKeys(t *testing.T) {
 
 // tracked reports whether e is still in s, which is locked.
 func tracked[S any](s *shardData[S], e *entry[S]) bool {
-	return s.find(e.hash, e.key()) == e
+	return s.find(s.t.hash(e.key()), e.key()) == e
 }

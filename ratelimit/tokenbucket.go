@@ -61,7 +61,7 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	t := l.clock()
 	now := int64(t.Sub(l.epoch))
 	e, s, created := l.table.get(key, now)
-	if last := e.lastUse.Load(); last > now {
+	if last := e.lastUse; last > now {
 		t = l.epoch.Add(time.Duration(last)) // never earlier than a decision already made for this key
 	}
 	if created {
