@@ -40,7 +40,7 @@ type windowStates interface {
 
 // windowState is one policy's counters for one key.
 type windowState struct {
-	index      int64 // window number since the epoch
+	start      int64 // clock reading at which the current window began, a multiple of its length
 	curr, prev int64
 }
 
@@ -117,9 +117,9 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 	e, s, _ := t.get(key, now)
 	now = e.lastUse // never earlier than a decision already made for this key
 	// An admitted request, the common case, is decided and reported in one
-	// pass under the shard's lock, with one division per policy; a denied
-	// one is assessed in full (its RetryAfter decides how long the key is
-	// held).
+	// pass under the entry's lock, with no division for a key already in
+	// its current window; a denied one is assessed in full (its RetryAfter
+	// decides how long the key is held).
 	np := len(l.policies)
 	d.n = int8(np)
 	all, best := true, 0
@@ -127,7 +127,7 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 		w, limit := l.windows[i], l.policies[i].Limit
 		st := rollWindow(e.state[i], now, w)
 		e.state[i] = st
-		elapsed := now - st.index*w
+		elapsed := now - st.start
 		share := slidingwindow.Share(st.prev, w, elapsed)
 		if !slidingwindow.AdmitsShare(share, st.curr, limit, n) {
 			all = false
@@ -147,14 +147,24 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 				e.state[i].curr += n
 			}
 		}
-		if e.held {
-			s.hold(e, now, 0) // quota again: evictable like any key
-		}
-		s.unlock()
 		// The binding policy of an admitted request is the one with the
-		// least remaining.
+		// least remaining. (d is complete before the unlock, whose locked
+		// instruction drains these stores to the cache: the caller's copy
+		// of d then reads them from there, not from the store buffer,
+		// which cannot forward a wide load from several narrow stores.)
 		d.Allowed, d.binding = true, int8(best)
 		d.Limit, d.Remaining, d.Reset = l.policies[best].Limit, d.results[best].remaining, d.results[best].reset
+		// A key that was being denied has quota again: evictable like any
+		// key.
+		settle := false
+		if e.until.Load() != 0 {
+			e.until.Store(0)
+			settle = e.held.Load()
+		}
+		e.unlock()
+		if settle {
+			s.settle(e, now)
+		}
 		return
 	}
 	for i := 0; i < np; i++ {
@@ -164,21 +174,27 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 	d.finish(l.policies)
 	// A key being denied is evicted last (see table), until it could be
 	// admitted again. A cost above a Limit says nothing of the key's quota.
+	settle := false
 	if d.RetryAfter > 0 {
-		s.hold(e, now, now+int64(d.RetryAfter))
+		e.until.Store(now + int64(d.RetryAfter))
+		settle = !e.held.Load()
 	}
-	s.unlock()
+	e.unlock()
+	if settle {
+		s.settle(e, now)
+	}
 }
 
-// rollWindow moves st to the window containing now.
+// rollWindow moves st to the window containing now. A key decided on
+// again within its window, the common case, costs a subtraction and a
+// comparison, not a division.
 func rollWindow(st windowState, now, w int64) windowState {
-	idx := now / w
-	switch st.index {
-	case idx:
-	case idx - 1:
-		st = windowState{index: idx, prev: st.curr}
+	switch since := now - st.start; {
+	case since >= 0 && since < w:
+	case since >= w && since < 2*w:
+		st = windowState{start: st.start + w, prev: st.curr}
 	default:
-		st = windowState{index: idx}
+		st = windowState{start: now - now%w}
 	}
 	return st
 }
@@ -186,7 +202,7 @@ func rollWindow(st windowState, now, w int64) windowState {
 // assessWindow evaluates one policy for a request of n units. st must already
 // be rolled to now's window.
 func assessWindow(st windowState, limit, n, now, w int64) Result {
-	r := slidingwindow.Assess(st.prev, st.curr, limit, n, now-st.index*w, w)
+	r := slidingwindow.Assess(st.prev, st.curr, limit, n, now-st.start, w)
 	return Result{Allowed: r.Allowed, Remaining: r.Remaining, Reset: time.Duration(r.Reset), RetryAfter: time.Duration(r.RetryAfter)}
 }
 

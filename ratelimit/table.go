@@ -6,14 +6,25 @@ import (
 	"math/bits"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
-// table is a sharded map from key to per-key state, each shard an
-// open-addressing index of entries under one mutex, with an approximately least-recently-used list per
-// shard. No lock covers more than one shard. A decision holds its key's
-// shard lock from the lookup to the end of the update: the critical
-// section is a map lookup and a few arithmetic operations.
+// table is a sharded map from key to per-key state. Each shard keeps an
+// open-addressing index of its entries and approximately
+// least-recently-used lists of them; each entry has a lock of its own.
+//
+// A decision for a key the table holds takes no shard lock: it probes the
+// shard's index with atomic loads (the index is only written under the
+// shard lock, and an entry's key never changes once it is indexed) and
+// locks the entry alone for the update. So a hot key serialises only its
+// own few-instruction update, not its shard's lookups, and decisions for
+// other keys of the shard run in parallel with it. A lookup that misses,
+// which a concurrent removal or move in the index can cause, takes the
+// shard lock and looks again before it inserts. Removing an entry marks it
+// dead under its lock first, so a decision that found it just before is
+// told to look the key up again and never counts against a forgotten
+// entry. Locks are taken shard first, then entry, never the other way.
 //
 // Idle entries are reclaimed lazily from the cold end of each shard's
 // lists, and a full shard evicts a cold entry, so memory is bounded without
@@ -22,7 +33,7 @@ import (
 // shard moves referenced entries from the cold end to the front, clearing
 // their bits, until it finds one that is not referenced.
 //
-// Entries whose key is being denied (held, see hold) live on a second list
+// Entries whose key is being denied (held, see settle) live on a second list
 // and are evicted only when the shard holds nothing else: forgetting a
 // denied key would hand it a fresh quota, so a client that floods the
 // table with new keys cannot reset its own exhausted key. The keys evicted
@@ -30,12 +41,14 @@ import (
 // already used.
 //
 // A plain Go map under a shard lock was measured against a lock-free,
-// set-associative slot cache in front of the map (entries with their own
-// locks): the cache was not faster for a hot key nor for 1k to 1M live
-// keys in scattered order (BenchmarkTable; figures in the README). The
-// shard's own index replaced the map later: with 100k keys and more a
-// decision is a few cache misses, and it takes one fewer (see
-// shardData.slots).
+// set-associative slot cache in front of the map: the cache was not faster
+// for a hot key nor for 1k to 1M live keys in scattered order
+// (BenchmarkTable; figures in the README). The shard's own index replaced
+// the map later: with 100k keys and more a decision is a few cache misses,
+// and it takes one fewer (see index). Entry locks replaced holding the
+// shard lock from lookup to update last: with one hot key on two cores the
+// shard lock was held for the whole decision and the two cores queued on
+// it.
 type table[S any] struct {
 	seed     maphash.Seed
 	hashMask uint64 // all ones; tests narrow it to make keys collide
@@ -45,39 +58,42 @@ type table[S any] struct {
 	shards   []shard[S]
 }
 
-// entry is one key's state, guarded by its shard's lock (all of it,
-// lastUse too: an atomic store would be one more locked instruction per
-// decision). A decision reads and writes only the
-// first 64 bytes of an entry whose state is small (the key, when inline,
-// its last use and a sliding window's first policy): with many keys, each
-// cache line a decision touches is a miss. The entry is kept small for
-// the same reason (96 bytes with one window or one bucket slice): it does
-// not store its key's hash, which only removal needs and recomputes, and a
-// long key costs a pointer, not a string header. With 100k keys and more,
-// a decision's lines mostly come from memory, and the fewer bytes the
-// table spans, the more of them a cache holds.
+// entry is one key's state, in two parts of one cache line each. The
+// first holds what lookups read without a lock, the key (fixed once the
+// entry is indexed), and what only the rare paths write: the list links
+// and held (under the shard lock) and until (written by a denial, read
+// under the shard lock, hence atomic). The second holds what a decision
+// writes, under mu: its lock, recency and state. Lookups by other cores
+// then keep the key's line in their caches while one core updates the
+// state, and a hot key's decisions pass one line between cores, not two.
+// The entry does not store its key's hash, which only removal needs and
+// recomputes, and a long key costs a pointer, not a string header.
 type entry[S any] struct {
-	klen    uint8 // length of the key in inline, or longKey
+	held   atomic.Bool // on the shard's held list
+	klen   uint8       // length of the key in inline, or longKey
+	inline [inlineKey]byte
+	long   *string      // the key, when longer than inlineKey
+	until  atomic.Int64 // denied until this clock reading (0: has quota)
+	prev   *entry[S]    // in the shard's live or held list
+	next   *entry[S]
+
+	mu      sync.Mutex
 	ref     bool  // accessed since the eviction sweep last passed
-	held    bool  // on the shard's held list
-	inline  [inlineKey]byte
+	dead    bool  // removed from its shard: whoever finds it must look again
 	lastUse int64 // clock reading of the last access (ns)
 	state   S
-	long    *string   // the key, when longer than inlineKey
-	until   int64     // held until this clock reading
-	prev    *entry[S] // in the shard's live or held list
-	next    *entry[S]
 }
 
 // inlineKey is the longest key stored inside its entry, which then needs
 // no allocation of its own and whose comparison reads no other cache line;
 // client-address keys ("ip:2001:db8:1:2::/64", at most 27 bytes) fit.
-const inlineKey = 29
+const inlineKey = 27
 
 // longKey in entry.klen marks a key kept in entry.long.
 const longKey = 0xFF
 
-// is reports whether e is key's entry.
+// is reports whether e is key's entry. The key of an indexed entry never
+// changes, so is needs no lock.
 func (e *entry[S]) is(key string) bool {
 	if len(key) <= inlineKey {
 		return int(e.klen) == len(key) && string(e.inline[:len(key)]) == key
@@ -93,6 +109,19 @@ func (e *entry[S]) key() string {
 	return string(e.inline[:e.klen])
 }
 
+// touch records an access at now, with e locked.
+func (e *entry[S]) touch(now int64) {
+	if now > e.lastUse {
+		e.lastUse = now
+	}
+	if !e.ref {
+		e.ref = true
+	}
+}
+
+// unlock releases the lock get took.
+func (e *entry[S]) unlock() { e.mu.Unlock() }
+
 // list is a doubly linked list of entries, most recently added at head.
 type list[S any] struct {
 	head, tail *entry[S]
@@ -101,25 +130,34 @@ type list[S any] struct {
 type shardData[S any] struct {
 	mu sync.Mutex
 	t  *table[S] // the shard's table, for its hash (entries do not keep theirs)
-	// slots indexes the entries by hash, open addressing with linear
-	// probing: a lookup reads one slot's line (its hash, then its entry)
-	// where a Go map reads a control word and a slot in separate lines.
-	// Its length is a power of two, at most seven eighths full (a hit
-	// compares hashes in the slots, 4 to a line, before it reads an entry).
-	slots    []slot[S]
-	shift    uint8   // 64 - log2(len(slots))
+	// Read without mu; written under it.
+	idx    atomic.Pointer[index[S]]
+	idleAt atomic.Int64 // no entry is idle before this clock reading
+	// Under mu.
 	n        int     // entries
 	live     list[S] // keys with quota left
 	held     list[S] // keys being denied
-	capacity int     // the most keys slots holds
-	idleAt   int64   // no entry is idle before this clock reading
+	capacity int     // the most keys the shard holds
 }
 
-// slot is one place in a shard's index: an entry and its key's hash (nil
-// e: free).
+// index is a shard's index of its entries by hash: open addressing with
+// linear probing. A lookup reads one slot's line (its hash, then its
+// entry) where a Go map reads a control word and a slot in separate lines.
+// Its length is a power of two, at most seven eighths full (a hit compares
+// hashes in the slots, 4 to a line, before it reads an entry). Lookups
+// read it with atomic loads while the shard's lock holder changes it; a
+// resize publishes a new index.
+type index[S any] struct {
+	slots []slot[S]
+	shift uint8 // 64 - log2(len(slots))
+}
+
+// slot is one place in an index: an entry and its key's hash (nil e:
+// free). A lookup may read a slot half written (a hash and the entry of
+// another key): it compares the entry's key, so that only costs a miss.
 type slot[S any] struct {
-	hash uint64
-	e    *entry[S]
+	hash atomic.Uint64
+	e    atomic.Pointer[entry[S]]
 }
 
 // shard pads shardData to two cache lines (the adjacent-line prefetcher
@@ -148,37 +186,53 @@ func newTable[S any](shards, maxKeys int, idle int64) *table[S] {
 		if i < extra {
 			s.capacity++
 		}
-		s.resize(8)
-		s.idleAt = math.MaxInt64
+		s.idx.Store(newIndex[S](8))
+		s.idleAt.Store(math.MaxInt64)
 	}
 	return t
 }
 
-// get returns key's entry and its shard, locked; the caller must call
-// s.unlock. created reports a new entry, whose state the caller
-// initialises. The caller must decide at e.lastUse, not at now: they
-// differ when another goroutine that read the clock later took the lock
-// first, and deciding at the earlier reading would move the entry's state
-// back in time (a sliding window would take the newer window for an old
-// one and reset it; a token bucket would refill the same interval twice).
+// get returns key's entry, locked (the caller calls e.unlock), and its
+// shard. created reports a new entry, whose state the caller initialises.
+// The caller must decide at e.lastUse, not at now: they differ when
+// another goroutine that read the clock later locked the entry first, and
+// deciding at the earlier reading would move the entry's state back in
+// time (a sliding window would take the newer window for an old one and
+// reset it; a token bucket would refill the same interval twice).
 func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], created bool) {
 	h := t.hash(key)
 	s = &t.shards[h&t.mask].shardData
-	s.mu.Lock()
-	if now >= s.idleAt {
-		s.reclaim(now, t.idle)
-	}
-	if e = s.find(h, key); e != nil {
-		if now > e.lastUse {
-			e.lastUse = now
+	if now < s.idleAt.Load() {
+		if e = s.idx.Load().find(h, key); e != nil {
+			e.mu.Lock()
+			if !e.dead {
+				e.touch(now)
+				return e, s, false
+			}
+			e.mu.Unlock()
 		}
-		e.ref = true
-		return e, s, false
+	}
+	e, created = s.getLocked(key, h, now)
+	return e, s, created
+}
+
+// getLocked is get under the shard lock: it reclaims idle entries when
+// they are due, and inserts key when the shard does not hold it.
+func (s *shardData[S]) getLocked(key string, h uint64, now int64) (e *entry[S], created bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now >= s.idleAt.Load() {
+		s.reclaim(now, s.t.idle)
+	}
+	if e = s.idx.Load().find(h, key); e != nil {
+		e.mu.Lock() // not dead: entries are removed under s.mu
+		e.touch(now)
+		return e, false
 	}
 	if s.n >= s.capacity {
 		s.evict(now)
 	}
-	e = t.newEntry()
+	e = s.t.newEntry()
 	if len(key) <= inlineKey {
 		e.klen = uint8(copy(e.inline[:], key))
 	} else {
@@ -186,13 +240,16 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], cre
 		e.klen, e.long = longKey, &long
 	}
 	e.lastUse = now
+	e.mu.Lock() // before it is indexed: the caller initialises its state
 	s.insert(e, h)
 	s.n++
 	s.live.pushFront(e)
-	if s.idleAt == math.MaxInt64 {
-		s.setIdleAt(t.idle)
+	if s.idleAt.Load() == math.MaxInt64 && now <= math.MaxInt64-s.t.idle {
+		// The lists were empty: e is the coldest entry. (setIdleAt would
+		// lock e again.)
+		s.idleAt.Store(now + s.t.idle)
 	}
-	return e, s, true
+	return e, true
 }
 
 // padded is an entry allocated in the next size class: see newEntry.
@@ -201,14 +258,12 @@ type padded[S any] struct {
 	_ [16]byte
 }
 
-// padEntry reports whether entries of S are allocated as padded[S]. A
-// decision touches only an entry's first 64 bytes, which should lie in one
-// cache line (with many keys, each line is a miss) and at worst in one
-// pair of lines (the adjacent-line prefetcher fetches both). Entries in a
-// size class that is a multiple of 64 bytes always start on a line, and in
-// the 96-byte class every other one does, the rest straddling two lines of
-// one pair half the time; in the 112- or 176-byte classes most straddle, so
-// those are padded into the next class up (128 or 192 bytes).
+// padEntry reports whether entries of S are allocated as padded[S]. Each
+// part of an entry should lie in one cache line (with many keys, each line
+// is a miss), so entries should start on a line: entries in a size class
+// that is a multiple of 64 bytes always do. One window or one bucket slice
+// makes a 112-byte entry, padded into the 128-byte class; MaxPolicies
+// windows make 184 bytes, in the 192-byte class.
 func padEntry[S any]() bool {
 	r := unsafe.Sizeof(entry[S]{}) % 64
 	return r > 32 && r <= 48
@@ -225,93 +280,117 @@ func (t *table[S]) newEntry() *entry[S] {
 // hash returns key's hash: seeded, since keys are chosen by clients.
 func (t *table[S]) hash(key string) uint64 { return maphash.String(t.seed, key) & t.hashMask }
 
+func newIndex[S any](n int) *index[S] {
+	return &index[S]{slots: make([]slot[S], n), shift: uint8(64 - bits.TrailingZeros(uint(n)))}
+}
+
 // home is the first slot probed for hash h. The multiplication mixes
 // every bit of h into the top ones, which pick the slot: the low bits
 // chose the shard and are the same for all its keys.
-func (s *shardData[S]) home(h uint64) uint64 { return (h * 0x9E3779B97F4A7C15) >> s.shift }
+func (x *index[S]) home(h uint64) uint64 { return (h * 0x9E3779B97F4A7C15) >> x.shift }
 
-// find returns key's entry, hashed h, or nil.
-func (s *shardData[S]) find(h uint64, key string) *entry[S] {
-	m := uint64(len(s.slots) - 1)
-	for i := s.home(h); ; i = (i + 1) & m {
-		sl := &s.slots[i]
-		if sl.e == nil {
+// find returns key's entry, hashed h, or nil. Without the shard lock it
+// may miss an entry that is being moved, and may return one that is being
+// removed (which its lock holder then finds dead); it probes at most every
+// slot once, so it ends whatever the index's writer does meanwhile.
+func (x *index[S]) find(h uint64, key string) *entry[S] {
+	m := uint64(len(x.slots) - 1)
+	i := x.home(h)
+	for range x.slots {
+		sl := &x.slots[i]
+		e := sl.e.Load()
+		if e == nil {
 			return nil
 		}
-		if sl.hash == h && sl.e.is(key) {
-			return sl.e
+		if sl.hash.Load() == h && e.is(key) {
+			return e
 		}
+		i = (i + 1) & m
 	}
+	return nil
 }
 
 // insert indexes e, whose key, hashed h, is not indexed yet.
 func (s *shardData[S]) insert(e *entry[S], h uint64) {
-	if 8*(s.n+1) > 7*len(s.slots) {
-		s.resize(2 * len(s.slots))
+	x := s.idx.Load()
+	if 8*(s.n+1) > 7*len(x.slots) {
+		x = s.resize(2 * len(x.slots))
 	}
-	s.place(slot[S]{h, e})
+	x.place(h, e)
 }
 
-// place puts sl in the first free slot from its home.
-func (s *shardData[S]) place(sl slot[S]) {
-	m := uint64(len(s.slots) - 1)
-	i := s.home(sl.hash)
-	for s.slots[i].e != nil {
+// place puts e, hashed h, in the first free slot from its home.
+func (x *index[S]) place(h uint64, e *entry[S]) {
+	m := uint64(len(x.slots) - 1)
+	i := x.home(h)
+	for x.slots[i].e.Load() != nil {
 		i = (i + 1) & m
 	}
-	s.slots[i] = sl
+	x.slots[i].hash.Store(h)
+	x.slots[i].e.Store(e)
 }
 
-// resize replaces the index by one of n slots (a power of two).
-func (s *shardData[S]) resize(n int) {
-	old := s.slots
-	s.slots = make([]slot[S], n)
-	s.shift = uint8(64 - bits.TrailingZeros(uint(n)))
-	for _, sl := range old {
-		if sl.e != nil {
-			s.place(sl)
+// resize publishes an index of n slots (a power of two) holding the
+// shard's entries, and returns it.
+func (s *shardData[S]) resize(n int) *index[S] {
+	old, x := s.idx.Load(), newIndex[S](n)
+	for i := range old.slots {
+		if e := old.slots[i].e.Load(); e != nil {
+			x.place(old.slots[i].hash.Load(), e)
 		}
 	}
+	s.idx.Store(x)
+	return x
 }
 
 // unindex removes e from the index. The entries after it in its probe run
 // move back (backward-shift deletion), so no tombstone is left behind and
 // lookups never probe further than the live entries need.
 func (s *shardData[S]) unindex(e *entry[S]) {
-	m := uint64(len(s.slots) - 1)
-	i := s.home(s.t.hash(e.key()))
-	for s.slots[i].e != e {
+	x := s.idx.Load()
+	m := uint64(len(x.slots) - 1)
+	i := x.home(s.t.hash(e.key()))
+	for x.slots[i].e.Load() != e {
 		i = (i + 1) & m
 	}
-	for j := (i + 1) & m; s.slots[j].e != nil; j = (j + 1) & m {
+	for j := (i + 1) & m; ; j = (j + 1) & m {
+		ej := x.slots[j].e.Load()
+		if ej == nil {
+			break
+		}
 		// The entry at j may fill the hole at i only if its home is not
 		// in (i, j], cyclically: it must stay reachable from its home.
-		if k := s.home(s.slots[j].hash); (j-k)&m >= (j-i)&m {
-			s.slots[i] = s.slots[j]
+		hj := x.slots[j].hash.Load()
+		if k := x.home(hj); (j-k)&m >= (j-i)&m {
+			x.slots[i].hash.Store(hj)
+			x.slots[i].e.Store(ej)
 			i = j
 		}
 	}
-	s.slots[i] = slot[S]{}
+	x.slots[i].e.Store(nil)
+	x.slots[i].hash.Store(0)
 }
 
-// unlock releases the lock get took.
-func (s *shardData[S]) unlock() { s.mu.Unlock() }
-
-// hold records, with s locked, that the key of e, one of s's entries, is
-// denied until the clock reading until (or, for until <= now, that it has
-// quota again).
-func (s *shardData[S]) hold(e *entry[S], now, until int64) {
-	if until > now {
-		e.until = until
-		if !e.held {
-			s.live.unlink(e)
-			s.held.pushFront(e)
-			e.held = true
-		}
-	} else if e.held {
+// settle puts e on the list its hold says, after a decision changed
+// e.until: the held list while it is denied past now, else the live one.
+// Decisions call it after unlocking e, and it reads the latest until, so
+// of two racing decisions the last settle leaves e where the last until
+// says.
+func (s *shardData[S]) settle(e *entry[S], now int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.dead { // written under s.mu too
+		return
+	}
+	switch held := e.until.Load() > now; {
+	case held && !e.held.Load():
+		s.live.unlink(e)
+		s.held.pushFront(e)
+		e.held.Store(true)
+	case !held && e.held.Load():
 		s.held.unlink(e)
 		s.live.pushFront(e)
-		e.held = false
+		e.held.Store(false)
 	}
 }
 
@@ -324,14 +403,18 @@ func (s *shardData[S]) reclaim(now, idle int64) {
 	for _, l := range []*list[S]{&s.live, &s.held} {
 		for i := 0; i < 2 && l.tail != nil; i++ {
 			old := l.tail
+			old.mu.Lock()
 			if now-old.lastUse >= idle {
+				old.dead = true
+				old.mu.Unlock()
 				s.remove(l, old)
 				continue
 			}
+			old.ref = false
+			old.mu.Unlock()
 			if old == l.head {
 				break
 			}
-			old.ref = false
 			l.unlink(old)
 			l.pushFront(old)
 		}
@@ -340,45 +423,58 @@ func (s *shardData[S]) reclaim(now, idle int64) {
 }
 
 // setIdleAt publishes the earliest clock reading at which a cold end may be
-// idle.
+// idle. Decisions only move an entry's last use later, so the reading
+// stays early enough until the next reclaim.
 func (s *shardData[S]) setIdleAt(idle int64) {
 	at := int64(math.MaxInt64)
 	for _, e := range []*entry[S]{s.live.tail, s.held.tail} {
 		if e != nil {
-			if u := e.lastUse; u <= math.MaxInt64-idle {
+			e.mu.Lock()
+			u := e.lastUse
+			e.mu.Unlock()
+			if u <= math.MaxInt64-idle {
 				at = min(at, u+idle)
 			}
 		}
 	}
-	s.idleAt = at
+	s.idleAt.Store(at)
 }
 
 // evict removes one entry from a full shard: the first unreferenced one
 // from the cold end of the live list, moving referenced ones to the front
 // and clearing their bits on the way (at most one pass); only when every
 // key is held, the one held longest. Held entries whose hold has ended are
-// first returned to the live list.
+// first returned to the live list, and a live entry whose decision has
+// just denied it (its settle is on the way) is passed over like a
+// referenced one.
 func (s *shardData[S]) evict(now int64) {
-	for s.held.tail != nil && s.held.tail.until <= now {
+	for s.held.tail != nil && s.held.tail.until.Load() <= now {
 		v := s.held.tail
 		s.held.unlink(v)
-		v.held = false
+		v.held.Store(false)
 		s.live.pushBack(v) // cold: it was last denied a while ago
 	}
 	l := &s.live
 	if l.tail == nil {
 		l = &s.held
 	}
-	for i := s.n; i > 0 && l.tail.ref; i-- {
+	for i := s.n; ; i-- {
 		v := l.tail
+		v.mu.Lock()
+		if i <= 0 || !v.ref && (l == &s.held || v.until.Load() <= now) {
+			v.dead = true
+			v.mu.Unlock()
+			s.remove(l, v)
+			return
+		}
 		v.ref = false
+		v.mu.Unlock()
 		l.unlink(v)
 		l.pushFront(v)
 	}
-	s.remove(l, l.tail)
 }
 
-// remove forgets e, which is on l.
+// remove forgets e, which is on l and dead.
 func (s *shardData[S]) remove(l *list[S], e *entry[S]) {
 	l.unlink(e)
 	s.unindex(e)

@@ -46,15 +46,15 @@ func benchmarkTables(b *testing.B) {
 			t := cached(fmt.Sprint("map", n), func() *table[[MaxPolicies]windowState] {
 				t := newTable[[MaxPolicies]windowState](64, max(2*n, 64), idle)
 				for _, k := range keys {
-					_, s, _ := t.get(k, 1)
-					s.unlock()
+					e, _, _ := t.get(k, 1)
+					e.unlock()
 				}
 				return t
 			})
 			scatter(b, n, func(i int) {
-				e, s, _ := t.get(keys[i], 1)
+				e, _, _ := t.get(keys[i], 1)
 				e.state[0].curr++
-				s.unlock()
+				e.unlock()
 			})
 		})
 	}

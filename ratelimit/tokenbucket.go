@@ -102,11 +102,17 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	// A key being denied is evicted last (see table), until it could be
 	// admitted again.
 	tn := int64(t.Sub(l.epoch))
+	settle := false
 	if !all && d.RetryAfter > 0 {
-		s.hold(e, tn, tn+int64(d.RetryAfter))
-	} else if all && e.held {
-		s.hold(e, tn, 0)
+		e.until.Store(tn + int64(d.RetryAfter))
+		settle = !e.held.Load()
+	} else if all && e.until.Load() != 0 {
+		e.until.Store(0)
+		settle = e.held.Load()
 	}
-	s.unlock()
+	e.unlock()
+	if settle {
+		s.settle(e, tn)
+	}
 	return d, nil
 }

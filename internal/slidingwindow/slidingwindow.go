@@ -24,6 +24,9 @@ func Admits(prev, curr, limit, n, w, elapsed int64) bool {
 // Share is the previous window's weighted share of the estimate, elapsed
 // into the current window: prev × (w − elapsed) / w.
 func Share(prev, w, elapsed int64) float64 {
+	if prev == 0 {
+		return 0 // no division: the previous window of a steady key is often empty
+	}
 	return float64(prev) * float64(w-elapsed) / float64(w)
 }
 
