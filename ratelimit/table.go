@@ -58,34 +58,32 @@ type table[S any] struct {
 	shards   []shard[S]
 }
 
-// entry is one key's state, in two parts of one cache line each. The
-// first holds what lookups read without a lock, the key (fixed once the
-// entry is indexed), and what only the rare paths write: the list links
-// and held (under the shard lock) and until (written by a denial, read
-// under the shard lock, hence atomic). The second holds what a decision
-// writes, under mu: its lock, recency and state. Lookups by other cores
-// then keep the key's line in their caches while one core updates the
-// state, and a hot key's decisions pass one line between cores, not two.
-// The entry does not store its key's hash, which only removal needs and
-// recomputes, and a long key costs a pointer, not a string header.
+// entry is one key's state. Everything a decision reads or writes comes
+// first, so that for one window and a key of up to 21 bytes (any IPv4
+// client key) it lies in the entry's first cache line: with many live keys
+// in scattered order each line touched is a cache miss, and the lookup's
+// key comparison and the decision's lock and update then share one. The
+// list links, the long key and what only denials and the shard's rare
+// paths write follow. The entry does not store its key's hash, which only
+// removal needs and recomputes, and a long key costs a pointer, not a
+// string header.
 type entry[S any] struct {
-	held   atomic.Bool // on the shard's held list
-	klen   uint8       // length of the key in inline, or longKey
-	inline [inlineKey]byte
-	long   *string      // the key, when longer than inlineKey
-	until  atomic.Int64 // denied until this clock reading (0: has quota)
-	prev   *entry[S]    // in the shard's live or held list
-	next   *entry[S]
-
 	mu      sync.Mutex
-	ref     bool  // accessed since the eviction sweep last passed
-	dead    bool  // removed from its shard: whoever finds it must look again
-	lastUse int64 // clock reading of the last access (ns)
-	state   S
+	lastUse int64 // clock reading of the last access (ns); under mu
+	state   S     // under mu
+	klen    uint8 // length of the key in inline, or longKey; fixed once indexed
+	ref     bool  // accessed since the eviction sweep last passed; under mu
+	dead    bool  // removed from its shard: whoever finds it must look again; under mu
+	inline  [inlineKey]byte
+	held    atomic.Bool  // on the shard's held list; written under the shard lock
+	long    *string      // the key, when longer than inlineKey
+	until   atomic.Int64 // denied until this clock reading (0: has quota)
+	prev    *entry[S]    // in the shard's live or held list, under the shard lock
+	next    *entry[S]
 }
 
 // inlineKey is the longest key stored inside its entry, which then needs
-// no allocation of its own and whose comparison reads no other cache line;
+// no allocation of its own and whose comparison follows no pointer:
 // client-address keys ("ip:2001:db8:1:2::/64", at most 27 bytes) fit.
 const inlineKey = 27
 
@@ -258,12 +256,12 @@ type padded[S any] struct {
 	_ [16]byte
 }
 
-// padEntry reports whether entries of S are allocated as padded[S]. Each
-// part of an entry should lie in one cache line (with many keys, each line
-// is a miss), so entries should start on a line: entries in a size class
-// that is a multiple of 64 bytes always do. One window or one bucket slice
-// makes a 112-byte entry, padded into the 128-byte class; MaxPolicies
-// windows make 184 bytes, in the 192-byte class.
+// padEntry reports whether entries of S are allocated as padded[S]. What
+// a decision touches should lie in the entry's first cache line (with many
+// keys, each line is a miss), so entries should start on a line: entries
+// in a size class that is a multiple of 64 bytes always do. One window or
+// one bucket slice makes a 104-byte entry, padded into the 128-byte class;
+// MaxPolicies windows make 176 bytes, padded into the 192-byte class.
 func padEntry[S any]() bool {
 	r := unsafe.Sizeof(entry[S]{}) % 64
 	return r > 32 && r <= 48

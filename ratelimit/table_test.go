@@ -364,13 +364,18 @@ func checkIndex[S any](t *testing.T, tb *table[S]) {
 }
 
 // TestEntryAlignment checks that every entry starts on a cache line and
-// that its locked part starts on the next one (see entry and padEntry).
+// that a one-window decision for an IPv4 client key touches only the
+// entry's first line (see entry and padEntry).
 func TestEntryAlignment(t *testing.T) {
 	one := newTable[[1]windowState](1, 1, 1)
 	many := newTable[[MaxPolicies]windowState](1, 1, 1)
 	buckets := newTable[[]*rate.Limiter](1, 1, 1)
-	if o := unsafe.Offsetof(entry[[1]windowState]{}.mu); o != 64 {
-		t.Errorf("entry.mu at offset %d, want 64", o)
+	var e entry[[1]windowState]
+	if end := unsafe.Offsetof(e.inline) + uintptr(len("ip:255.255.255.255")); end > 64 {
+		t.Errorf("an IPv4 key ends at offset %d of its entry, past the first cache line", end)
+	}
+	if unsafe.Offsetof(e.mu) >= 64 || unsafe.Offsetof(e.klen) >= 64 || unsafe.Offsetof(e.state)+unsafe.Sizeof(e.state) > 64 {
+		t.Errorf("what a decision touches is not in the entry's first cache line")
 	}
 	for _, alloc := range []func() unsafe.Pointer{
 		func() unsafe.Pointer { return unsafe.Pointer(one.newEntry()) },
