@@ -15,8 +15,8 @@ import (
 //
 // Windows are aligned to the limiter's creation, not the wall clock, so keys
 // do not all reset at the same instant. A decision for a key already tracked
-// takes its shard's lock (one of MemoryOptions.Shards) for a map lookup and
-// the update, and allocates nothing. Create it
+// finds it without a lock, locks that key's entry alone for the update,
+// and allocates nothing. Create it
 // with NewSlidingWindow; the zero value is not usable. A SlidingWindow is
 // safe for concurrent use; limits are per process (use ratelimit/redisstore
 // to share them between instances).
@@ -27,7 +27,7 @@ type SlidingWindow struct {
 	fake     bool // clock is not time.Now
 	epoch    time.Time
 	// Exactly one table is set. A one-policy limiter's entries keep one
-	// window state, not MaxPolicies: 96 bytes instead of 192, so a table
+	// window state, not MaxPolicies: 128 bytes instead of 192, so a table
 	// of many keys spans fewer pages and cache lines.
 	one  *table[[1]windowState]
 	many *table[[MaxPolicies]windowState]
