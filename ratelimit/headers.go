@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"math"
+	"net/http"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,7 @@ const (
 
 // policyValue formats the constant RateLimit-Policy value and returns it
 // with each policy's quoted name.
-func policyValue(policies []Policy) (value []string, names [][]byte) {
+func policyValue(policies []Policy) (value string, names [][]byte) {
 	var b []byte
 	for i, p := range policies {
 		if i > 0 {
@@ -34,33 +35,41 @@ func policyValue(policies []Policy) (value []string, names [][]byte) {
 		b = append(b, ";w="...)
 		b = strconv.AppendInt(b, int64(p.Window/time.Second), 10)
 	}
-	return []string{string(b)}, names
+	return string(b), names
 }
 
-// rateLimitValue formats the RateLimit field, one item per policy, as a
-// header value slice.
-func (m *Middleware) rateLimitValue(d *Decision) []string {
-	var buf [256]byte
-	b := buf[:0]
-	for i := 0; i < d.Len(); i++ {
-		if i > 0 {
-			b = append(b, ", "...)
+// setHeaders sets the RateLimit-Policy field and, when d has results, the
+// RateLimit field: one item per policy. Each request gets value slices of
+// its own, which its handler may rewrite without touching another's.
+func (m *Middleware) setHeaders(h http.Header, d *Decision) {
+	c := valueChunks.Get().(*valueChunk)
+	h[hdrPolicy] = c.value(m.policyHeader)
+	if d.Len() > 0 {
+		var buf [256]byte
+		b := buf[:0]
+		for i := 0; i < d.Len(); i++ {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			r := d.Result(i)
+			b = append(b, m.names[i]...)
+			b = append(b, ";r="...)
+			b = strconv.AppendInt(b, min(r.Remaining, maxSFInteger), 10)
+			b = append(b, ";t="...)
+			b = strconv.AppendInt(b, int64(ceilSeconds(r.Reset)/time.Second), 10)
 		}
-		r := d.Result(i)
-		b = append(b, m.names[i]...)
-		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, min(r.Remaining, maxSFInteger), 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, int64(ceilSeconds(r.Reset)/time.Second), 10)
+		h[hdrRateLimit] = c.carve(b)
 	}
-	return headerValue(b)
+	valueChunks.Put(c)
 }
 
 // valueChunk is where header values are carved from, as net/textproto
-// does for the header values of one request: a RateLimit value is made on
-// every request, and one allocation per value (and its collection) was a
-// fifth of the middleware's time. A chunk belongs to one goroutine between
-// its Get from valueChunks and its Put.
+// does for the header values of one request: two values are set on every
+// request, and an allocation per value (and its collection) was a fifth
+// of the middleware's time. A chunk belongs to one goroutine between its
+// Get from valueChunks and its Put. Every slice and byte range is handed
+// out once and its bytes are never written after the string is made; each
+// slice's capacity is 1, so an append to it cannot reach a neighbour.
 type valueChunk struct {
 	strs []string // unused value slices
 	buf  []byte   // unused bytes
@@ -74,27 +83,30 @@ const (
 
 var valueChunks = sync.Pool{New: func() any { return new(valueChunk) }}
 
-// headerValue returns []string{string(b)}, its slice and bytes carved from
-// a shared chunk. Every value is handed out once and its bytes are never
-// written after the string is made; the slice's capacity is 1, so an
-// append to it cannot reach a neighbour.
-func headerValue(b []byte) []string {
-	if len(b) == 0 || len(b) > maxCarved {
-		return []string{string(b)}
-	}
-	c := valueChunks.Get().(*valueChunk)
+// value returns []string{v}, the slice carved from c.
+func (c *valueChunk) value(v string) []string {
 	if len(c.strs) == 0 {
 		c.strs = make([]string, chunkValues)
+	}
+	s := c.strs[:1:1]
+	c.strs = c.strs[1:]
+	s[0] = v
+	return s
+}
+
+// carve returns []string{string(b)}, the slice and the string's bytes
+// carved from c.
+func (c *valueChunk) carve(b []byte) []string {
+	if len(b) == 0 || len(b) > maxCarved {
+		return []string{string(b)}
 	}
 	if len(c.buf) < len(b) {
 		c.buf = make([]byte, chunkBytes)
 	}
 	n := copy(c.buf, b)
-	v := c.strs[:1:1]
-	v[0] = unsafe.String(&c.buf[0], n)
-	c.strs, c.buf = c.strs[1:], c.buf[n:]
-	valueChunks.Put(c)
-	return v
+	v := unsafe.String(&c.buf[0], n)
+	c.buf = c.buf[n:]
+	return c.value(v)
 }
 
 // maxSFInteger is the largest integer a structured field can carry (RFC 9651

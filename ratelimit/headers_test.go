@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,5 +56,39 @@ func TestLegacyResetIsEpochOfWindowEnd(t *testing.T) {
 	reset, err := strconv.ParseInt(rec.Header().Get("X-RateLimit-Reset"), 10, 64)
 	if err != nil || reset < before+59 || reset > after+61 {
 		t.Fatalf("X-RateLimit-Reset %q, want about %d", rec.Header().Get("X-RateLimit-Reset"), before+60)
+	}
+}
+
+// A handler that rewrites the header values it was handed in place (as
+// code may, since http.Header is a map of slices it owns) changes its own
+// response only: no later response, nor a concurrent one, sees its values.
+func TestHeaderValuesAreNotShared(t *testing.T) {
+	l, _ := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("m", 1000)}, ratelimit.MemoryOptions{})
+	m := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{})
+	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, v := range w.Header() {
+			for i := range v {
+				v[i] = "mine"
+			}
+		}
+	}))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+			}
+		}()
+	}
+	wg.Wait()
+	rec := httptest.NewRecorder()
+	m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got := rec.Header().Get("RateLimit-Policy"); got != `"m";q=1000;w=60` {
+		t.Errorf("RateLimit-Policy %q after other handlers rewrote theirs", got)
+	}
+	if got := rec.Header().Get("RateLimit"); !strings.HasPrefix(got, `"m";r=`) {
+		t.Errorf("RateLimit %q after other handlers rewrote theirs", got)
 	}
 }

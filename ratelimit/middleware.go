@@ -23,7 +23,7 @@ type Middleware struct {
 	policies []Policy
 	maxCost  int64 // costs above every Limit are clamped to this: the decision is the same
 
-	policyHeader []string // constant RateLimit-Policy value
+	policyHeader string   // constant RateLimit-Policy value
 	names        [][]byte // quoted policy names, `"name"`
 
 	retryAt atomic.Int64 // unix nanos before which the Limiter is not called
@@ -150,10 +150,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 
 	h := w.Header()
-	h[hdrPolicy] = m.policyHeader
-	if d.Len() > 0 {
-		h[hdrRateLimit] = m.rateLimitValue(&d)
-	}
+	m.setHeaders(h, &d)
 	b := d.Binding()
 	if m.opts.LegacyHeaders && b >= 0 {
 		h[hdrXLimit] = []string{strconv.FormatInt(d.Limit, 10)}
