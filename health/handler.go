@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/backstop-go/backstop/internal/headerval"
 	"github.com/backstop-go/backstop/problem"
 )
 
@@ -14,16 +15,6 @@ import (
 const (
 	ContentTypeJSON = "application/health+json"
 	ContentTypeText = "text/plain; charset=utf-8"
-)
-
-// Shared header values: assigning these read-only slices to a Header
-// allocates nothing.
-var (
-	headerJSON    = []string{ContentTypeJSON}
-	headerText    = []string{ContentTypeText}
-	headerNoStore = []string{"no-store"}
-	headerNoSniff = []string{"nosniff"}
-	headerAccept  = []string{"Accept"}
 )
 
 // Handler returns the HTTP handler of probe p, one of Live, Ready and
@@ -129,16 +120,18 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 	show := h.reg.opts.ShowErrors != nil && h.reg.opts.ShowErrors(req)
 	hdr := w.Header()
+	vals := headerval.Get() // values of this response's own
 	if verbose || wantsText(req.Header["Accept"]) {
-		hdr["Content-Type"] = headerText
+		hdr["Content-Type"] = vals.Value(ContentTypeText)
 		ev.buf = ev.appendText(ev.buf[:0], h.probe, status, verbose, show, unknown)
 	} else {
-		hdr["Content-Type"] = headerJSON
+		hdr["Content-Type"] = vals.Value(ContentTypeJSON)
 		ev.buf = ev.appendJSON(ev.buf[:0], status, show, unknown)
 	}
-	hdr["Cache-Control"] = headerNoStore
-	hdr["X-Content-Type-Options"] = headerNoSniff
-	hdr["Vary"] = headerAccept
+	hdr["Cache-Control"] = vals.Value("no-store")
+	hdr["X-Content-Type-Options"] = vals.Value("nosniff")
+	hdr["Vary"] = vals.Value("Accept")
+	headerval.Put(vals)
 	code := http.StatusOK
 	if status == StatusFail {
 		code = http.StatusServiceUnavailable

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -246,4 +248,36 @@ func TestTextWhenAcceptListsTextAndNoJSON(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Middleware that rewrites a probe response's header values in place (an
+// http.Header is a map of slices its holder owns) changes that response
+// only, never a later or concurrent one.
+func TestProbeHeaderValuesAreNotShared(t *testing.T) {
+	reg := fiveChecks(t, health.Options{}, health.CheckOptions{})
+	h := reg.Handler(health.Ready)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+				for _, v := range rec.Header() {
+					for i := range v {
+						v[i] = "mine"
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	for k, want := range map[string]string{"Content-Type": health.ContentTypeJSON, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Vary": "Accept"} {
+		if got := rec.Header().Get(k); got != want {
+			t.Errorf("%s: %q after other responses' values were rewritten, want %q", k, got, want)
+		}
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/backstop-go/backstop/internal/headerval"
 )
 
 // Media types of the two forms of RFC 9457.
@@ -88,16 +90,6 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 
 // internalError is what a client sees for any error that is not a problem.
 var internalError = Problem{Status: http.StatusInternalServerError}
-
-// Shared header values. http.Header.Add appends to a copy of a full slice,
-// so sharing these read-only slices saves an allocation per header.
-var (
-	headerJSON    = []string{ContentTypeJSON}
-	headerXML     = []string{ContentTypeXML}
-	headerNoStore = []string{"no-store"}
-	headerNoSniff = []string{"nosniff"}
-	headerAccept  = []string{"Accept"}
-)
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
@@ -196,22 +188,24 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		h[k] = slices.Clip(v) // a later Add must not grow into p's array
 	}
+	vals := headerval.Get() // values of this response's own
 	if asXML {
-		h["Content-Type"] = headerXML
+		h["Content-Type"] = vals.Value(ContentTypeXML)
 	} else {
-		h["Content-Type"] = headerJSON
+		h["Content-Type"] = vals.Value(ContentTypeJSON)
 	}
 	if _, set := p.Header["Cache-Control"]; !set {
-		h["Cache-Control"] = headerNoStore
+		h["Cache-Control"] = vals.Value("no-store")
 	}
-	h["X-Content-Type-Options"] = headerNoSniff
+	h["X-Content-Type-Options"] = vals.Value("nosniff")
 	if !wr.noXML {
 		if vary := h["Vary"]; len(vary) == 0 {
-			h["Vary"] = headerAccept
+			h["Vary"] = vals.Value("Accept")
 		} else if !listHas(vary, "Accept") {
-			h["Vary"] = append(vary, "Accept")
+			h["Vary"] = append(slices.Clip(vary), "Accept")
 		}
 	}
+	headerval.Put(vals)
 	delete(h, "Content-Length")
 	w.WriteHeader(p.Status)
 	if r.Method != http.MethodHead {

@@ -123,3 +123,33 @@ func TestZeroWriterIsTheDefault(t *testing.T) {
 		}
 	}
 }
+
+// Middleware that rewrites a problem response's header values in place (an
+// http.Header is a map of slices its holder owns) changes that response
+// only, never a later or concurrent one.
+func TestWriteHeaderValuesAreNotShared(t *testing.T) {
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				rec := httptest.NewRecorder()
+				problem.Write(rec, httptest.NewRequest("GET", "/", nil), problem.New(http.StatusNotFound, "gone"))
+				for _, v := range rec.Header() {
+					for i := range v {
+						v[i] = "mine"
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rec := httptest.NewRecorder()
+	problem.Write(rec, httptest.NewRequest("GET", "/", nil), problem.New(http.StatusNotFound, "gone"))
+	for k, want := range map[string]string{"Content-Type": problem.ContentTypeJSON, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Vary": "Accept"} {
+		if got := rec.Header().Get(k); got != want {
+			t.Errorf("%s: %q after other responses' values were rewritten, want %q", k, got, want)
+		}
+	}
+}

@@ -4,9 +4,9 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
-	"unsafe"
+
+	"github.com/backstop-go/backstop/internal/headerval"
 )
 
 // Canonical header keys, assigned directly to skip canonicalisation.
@@ -40,10 +40,12 @@ func policyValue(policies []Policy) (value string, names [][]byte) {
 
 // setHeaders sets the RateLimit-Policy field and, when d has results, the
 // RateLimit field: one item per policy. Each request gets value slices of
-// its own, which its handler may rewrite without touching another's.
+// its own, which its handler may rewrite without touching another's,
+// carved from chunks: an allocation per value (and its collection) was a
+// fifth of the middleware's time.
 func (m *Middleware) setHeaders(h http.Header, d *Decision) {
-	c := valueChunks.Get().(*valueChunk)
-	h[hdrPolicy] = c.value(m.policyHeader)
+	c := headerval.Get()
+	h[hdrPolicy] = c.Value(m.policyHeader)
 	if d.Len() > 0 {
 		var buf [256]byte
 		b := buf[:0]
@@ -58,55 +60,9 @@ func (m *Middleware) setHeaders(h http.Header, d *Decision) {
 			b = append(b, ";t="...)
 			b = strconv.AppendInt(b, int64(ceilSeconds(r.Reset)/time.Second), 10)
 		}
-		h[hdrRateLimit] = c.carve(b)
+		h[hdrRateLimit] = c.Bytes(b)
 	}
-	valueChunks.Put(c)
-}
-
-// valueChunk is where header values are carved from, as net/textproto
-// does for the header values of one request: two values are set on every
-// request, and an allocation per value (and its collection) was a fifth
-// of the middleware's time. A chunk belongs to one goroutine between its
-// Get from valueChunks and its Put. Every slice and byte range is handed
-// out once and its bytes are never written after the string is made; each
-// slice's capacity is 1, so an append to it cannot reach a neighbour.
-type valueChunk struct {
-	strs []string // unused value slices
-	buf  []byte   // unused bytes
-}
-
-const (
-	chunkValues = 64   // values per []string allocation
-	chunkBytes  = 2048 // bytes per []byte allocation
-	maxCarved   = 128  // longer values get their own allocation
-)
-
-var valueChunks = sync.Pool{New: func() any { return new(valueChunk) }}
-
-// value returns []string{v}, the slice carved from c.
-func (c *valueChunk) value(v string) []string {
-	if len(c.strs) == 0 {
-		c.strs = make([]string, chunkValues)
-	}
-	s := c.strs[:1:1]
-	c.strs = c.strs[1:]
-	s[0] = v
-	return s
-}
-
-// carve returns []string{string(b)}, the slice and the string's bytes
-// carved from c.
-func (c *valueChunk) carve(b []byte) []string {
-	if len(b) == 0 || len(b) > maxCarved {
-		return []string{string(b)}
-	}
-	if len(c.buf) < len(b) {
-		c.buf = make([]byte, chunkBytes)
-	}
-	n := copy(c.buf, b)
-	v := unsafe.String(&c.buf[0], n)
-	c.buf = c.buf[n:]
-	return c.value(v)
+	headerval.Put(c)
 }
 
 // maxSFInteger is the largest integer a structured field can carry (RFC 9651
