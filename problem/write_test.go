@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/backstop-go/backstop/internal/headertest"
 	"github.com/backstop-go/backstop/problem"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -128,23 +129,11 @@ func TestZeroWriterIsTheDefault(t *testing.T) {
 // http.Header is a map of slices its holder owns) changes that response
 // only, never a later or concurrent one.
 func TestWriteHeaderValuesAreNotShared(t *testing.T) {
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 50 {
-				rec := httptest.NewRecorder()
-				problem.Write(rec, httptest.NewRequest("GET", "/", nil), problem.New(http.StatusNotFound, "gone"))
-				for _, v := range rec.Header() {
-					for i := range v {
-						v[i] = "mine"
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	headertest.RewriteConcurrently(func() http.Header {
+		rec := httptest.NewRecorder()
+		problem.Write(rec, httptest.NewRequest("GET", "/", nil), problem.New(http.StatusNotFound, "gone"))
+		return rec.Header()
+	})
 	rec := httptest.NewRecorder()
 	problem.Write(rec, httptest.NewRequest("GET", "/", nil), problem.New(http.StatusNotFound, "gone"))
 	for k, want := range map[string]string{"Content-Type": problem.ContentTypeJSON, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Vary": "Accept"} {

@@ -6,10 +6,10 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/backstop-go/backstop/internal/headertest"
 	"github.com/backstop-go/backstop/ratelimit"
 )
 
@@ -59,30 +59,18 @@ func TestLegacyResetIsEpochOfWindowEnd(t *testing.T) {
 	}
 }
 
-// A handler that rewrites the header values it was handed in place (as
-// code may, since http.Header is a map of slices it owns) changes its own
-// response only: no later response, nor a concurrent one, sees its values.
+// Middleware that rewrites a response's header values in place (an
+// http.Header is a map of slices its holder owns) changes that response
+// only, never a later or concurrent one.
 func TestHeaderValuesAreNotShared(t *testing.T) {
 	l, _ := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("m", 1000)}, ratelimit.MemoryOptions{})
 	m := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{})
-	h := m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, v := range w.Header() {
-			for i := range v {
-				v[i] = "mine"
-			}
-		}
-	}))
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for range 50 {
-				h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-			}
-		}()
-	}
-	wg.Wait()
+	h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	headertest.RewriteConcurrently(func() http.Header {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		return rec.Header()
+	})
 	rec := httptest.NewRecorder()
 	m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if got := rec.Header().Get("RateLimit-Policy"); got != `"m";q=1000;w=60` {
