@@ -2,7 +2,10 @@ package bench
 
 // Health-probe benchmarks: backstop's health against alexliesenfeld/health
 // and hellofresh/health-go, in one run. GET /readyz with 5 checks that
-// return nil at once; every op is one request through a new
+// return nil at once (the "-waiting-checks" rows: after waiting 200 µs, as
+// a check waiting on a database does, which shows whether requests wait
+// for each other's checks: with no lock held while checks run, two cores
+// serve twice the requests); every op is one request through a new
 // httptest.ResponseRecorder (10 allocs and 1 KB by itself: the floor row),
 // served with b.RunParallel, so with -cpu 2 ns/op is wall time per request
 // with two goroutines. Every library answers with its default JSON body.
@@ -30,6 +33,9 @@ import (
 )
 
 const healthChecks = 5
+
+// healthWait is how long each check of the waiting-checks rows waits.
+const healthWait = 200 * time.Microsecond
 
 // healthCounter counts check calls, so that a test can tell cached modes
 // from those that run every check per request.
@@ -62,6 +68,15 @@ func healthHandlers(c *healthCounter) (handlers []healthCase, stop func()) {
 	backstop("backstop-cached", health.Options{}, health.CheckOptions{})
 	backstop("backstop-background", health.Options{}, health.CheckOptions{Interval: 10 * time.Second})
 	backstop("backstop-every-request", health.Options{TTL: -1}, health.CheckOptions{})
+	waiting := func(ctx context.Context) error { time.Sleep(healthWait); return c.check(ctx) }
+	{
+		reg := health.New(health.Options{TTL: -1, Logger: slog.New(slog.DiscardHandler)})
+		for i := range healthChecks {
+			reg.Register(healthName(i), waiting, health.CheckOptions{})
+		}
+		stops = append(stops, reg.Close)
+		add("backstop-every-request-waiting-checks", reg.Handler(health.Ready))
+	}
 
 	alexChecker := func(name string, opts ...alex.CheckerOption) {
 		checker := alex.NewChecker(opts...)
@@ -88,6 +103,16 @@ func healthHandlers(c *healthCounter) (handlers []healthCase, stop func()) {
 		}
 	}
 	add("hellofresh-every-request", hf.Handler())
+	hfw, err := hellofresh.New()
+	if err != nil {
+		panic(err)
+	}
+	for i := range healthChecks {
+		if err := hfw.Register(hellofresh.Config{Name: healthName(i), Check: waiting}); err != nil {
+			panic(err)
+		}
+	}
+	add("hellofresh-every-request-waiting-checks", hfw.Handler())
 
 	return handlers, func() {
 		for _, s := range stops {
@@ -146,9 +171,11 @@ func TestHealthBenchmarkModes(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond) // background and periodic first runs
 	perRequest := map[string]int64{
-		"backstop-every-request":   healthChecks,
-		"alexliesenfeld-no-cache":  healthChecks,
-		"hellofresh-every-request": healthChecks,
+		"backstop-every-request":                  healthChecks,
+		"alexliesenfeld-no-cache":                 healthChecks,
+		"hellofresh-every-request":                healthChecks,
+		"backstop-every-request-waiting-checks":   healthChecks,
+		"hellofresh-every-request-waiting-checks": healthChecks,
 	}
 	for _, hc := range handlers {
 		before := c.calls.Load()
