@@ -26,43 +26,39 @@ type host struct {
 	blockedUntil atomic.Int64
 }
 
-// hostTable maps hosts to their state. Every request looks its host up
-// and a new host is rare, so lookups take no lock: a sync.Map, whose Load
-// writes no shared memory, where an RWMutex's RLock would make every
-// request on every core write the same word.
+// hostTable maps hosts to their state.
 type hostTable struct {
-	hosts sync.Map     // host name -> *host
-	n     atomic.Int64 // entries stored, give or take concurrent inserts
+	mu    sync.RWMutex
+	hosts map[string]*host
 }
 
 // get returns the state of name, creating it with a full budget of
 // reserve tokens.
 func (t *hostTable) get(name string, reserve int64) *host {
-	if h, ok := t.hosts.Load(name); ok {
-		return h.(*host)
+	t.mu.RLock()
+	h := t.hosts[name]
+	t.mu.RUnlock()
+	if h != nil {
+		return h
 	}
-	h := new(host)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h = t.hosts[name]; h != nil {
+		return h
+	}
+	if t.hosts == nil {
+		t.hosts = make(map[string]*host)
+	}
+	if len(t.hosts) >= maxHosts {
+		for k := range t.hosts {
+			delete(t.hosts, k)
+			break
+		}
+	}
+	h = new(host)
 	h.tokens.Store(reserve)
-	if old, loaded := t.hosts.LoadOrStore(name, h); loaded {
-		return old.(*host)
-	}
-	if t.n.Add(1) > maxHosts {
-		t.evictOther(name)
-	}
+	t.hosts[name] = h
 	return h
-}
-
-// evictOther drops the state of one host other than keep.
-func (t *hostTable) evictOther(keep string) {
-	t.hosts.Range(func(k, _ any) bool {
-		if k == keep {
-			return true
-		}
-		if _, ok := t.hosts.LoadAndDelete(k); ok {
-			t.n.Add(-1)
-		}
-		return false
-	})
 }
 
 // deposit adds one call's share of retries, up to the reserve. At the cap
