@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/backstop-go/backstop/client"
 )
 
@@ -16,11 +18,12 @@ func BenchmarkRoundTrip(b *testing.B) {
 	ok := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}
 	inner := rtFunc(func(*http.Request) (*http.Response, error) { return ok, nil })
 	tr := client.New(inner, client.Options{})
+	noopTr := client.New(inner, client.Options{TracerProvider: tracenoop.NewTracerProvider()})
 	for _, method := range []string{"GET", "POST"} {
 		req, _ := http.NewRequest(method, "http://api.test/orders", strings.NewReader("{}"))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer token")
-		for name, rt := range map[string]http.RoundTripper{"bare": inner, "backstop": tr} {
+		for name, rt := range map[string]http.RoundTripper{"bare": inner, "backstop": tr, "backstop-noop": noopTr} {
 			b.Run(method+"/"+name, func(b *testing.B) {
 				b.ReportAllocs()
 				cpu, n := cpuTime(), 0

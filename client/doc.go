@@ -115,7 +115,9 @@
 // or a body.
 //
 // While no OpenTelemetry SDK is installed (and Options.TracerProvider is
-// nil), no span is started: a request that succeeds at once then costs no
-// allocation beyond the inner transport's if it is a GET, and three (the
-// copy of the request and its header, with the key) if it gets a key.
+// nil), or when Options.TracerProvider is one of package
+// go.opentelemetry.io/otel/trace/noop, no span is started: a request that
+// succeeds at once then costs no allocation beyond the inner transport's
+// if it is a GET, and three (the copy of the request and its header, with
+// the key) if it gets a key.
 package client

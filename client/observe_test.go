@@ -173,6 +173,34 @@ func TestSpanOfFailedRequest(t *testing.T) {
 	})
 }
 
+// TestNoopTracerProviderCostsNothing checks that with a provider of
+// package trace/noop, whose spans never record, no span is started: a GET
+// that succeeds at once allocates nothing, and the inner transport gets
+// the caller's request itself, with its context.
+func TestNoopTracerProviderCostsNothing(t *testing.T) {
+	ok := &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}
+	var got *http.Request
+	inner := rtFunc(func(r *http.Request) (*http.Response, error) { got = r; return ok, nil })
+	for _, tp := range []trace.TracerProvider{tracenoop.NewTracerProvider(), &tracenoop.TracerProvider{}} {
+		tr := client.New(inner, client.Options{TracerProvider: tp})
+		req, _ := http.NewRequest("GET", "http://api.test/", nil)
+		if _, err := tr.RoundTrip(req); err != nil || got != req {
+			t.Fatalf("%T: inner transport got %p, want the caller's %p (err %v)", tp, got, req, err)
+		}
+		if raceEnabled {
+			continue
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := tr.RoundTrip(req); err != nil {
+				t.Fatal(err)
+			}
+		})
+		if allocs != 0 {
+			t.Fatalf("%T: %v allocations per GET, want 0", tp, allocs)
+		}
+	}
+}
+
 // logSink keeps log records.
 type logSink struct {
 	mu      sync.Mutex

@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // Options configure a [Transport]. The zero value of every field is the
@@ -56,7 +57,8 @@ type Options struct {
 
 	// TracerProvider provides the tracer of the span each request gets.
 	// Nil means the global provider (otel.GetTracerProvider()); while no
-	// SDK is installed there, no span is started at all.
+	// SDK is installed there, no span is started at all, nor with a
+	// provider of package go.opentelemetry.io/otel/trace/noop.
 	TracerProvider trace.TracerProvider
 
 	// Logger receives one record at debug level per retry. Nil means
@@ -108,6 +110,7 @@ type config struct {
 	hosts      hostTable
 	spanOpts   []trace.SpanStartOption
 	globalTP   bool // the tracer is the global provider's
+	noSpans    bool // the tracer is trace/noop's: its spans never record
 }
 
 // initialGlobalTP is the global TracerProvider as it is before an SDK is
@@ -193,6 +196,7 @@ func newConfig(o Options) *config {
 		epoch:      time.Now(),
 		spanOpts:   []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal)},
 	}
+	_, c.noSpans = c.tracer.(noop.Tracer)
 	if o.Budget.Ratio > 0 {
 		c.share = int64(min(o.Budget.Ratio*tokenUnit, float64(c.reserve)))
 	}
@@ -287,7 +291,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	var tr tracing
-	if !c.globalTP || otel.GetTracerProvider() != initialGlobalTP {
+	// A span that cannot record is not started: its context would not
+	// reach the inner transport anyway (see tr.on below).
+	if !c.noSpans && (!c.globalTP || otel.GetTracerProvider() != initialGlobalTP) {
 		ctx, tr.span = c.tracer.Start(ctx, spanName(req.Method), c.spanOpts...)
 		if tr.on = tr.span.IsRecording(); tr.on {
 			tr.start(req)
