@@ -94,7 +94,6 @@ func New(store Store, scope ScopeFunc, o Options) *Middleware {
 		m.allow[c] = struct{}{}
 	}
 	_, m.local = store.(localStore)
-	m.beats.active = make(map[*heartbeat]struct{})
 	mp := o.MeterProvider
 	if mp == nil {
 		mp = otel.GetMeterProvider()

@@ -31,24 +31,24 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	st.exec = Execution{Fence: res.Owner.Fence, Takeover: res.Takeover}
 	*rw = recorder{ResponseWriter: w, allow: m.allow, max: m.opts.MaxResponseBytes}
 	if body != nil {
-		x.body.Reset(body)
+		x.body.r.Reset(body) // not shared yet: no lock needed
 		r.Body = &x.body
 	}
 	m.startHeartbeat(hb, key, res.Owner)
 	finished := false
 	defer func() {
 		x.body.Reset(nil)
-		hb.stop()
 		if finished {
-			return
+			return // the heartbeat was stopped when next returned
 		}
 		// The handler panicked (http.ErrAbortHandler included): nothing
 		// trustworthy was recorded, so let a retry run again.
+		m.beats.stop(hb)
 		m.release(r.Context(), key, res.Owner)
 	}()
 	next.ServeHTTP(rw, r.WithContext(ctx))
 	finished = true
-	hb.stop()
+	m.beats.stop(hb)
 
 	resp, seen := rw.response()
 	if !seen {
