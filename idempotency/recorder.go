@@ -8,20 +8,33 @@ import (
 )
 
 // recorder passes a response through to the client and keeps a copy of
-// its status, allow-listed headers and body (up to max bytes) for replay.
+// its status, allow-listed headers and body (up to MaxResponseBytes) for
+// replay.
 type recorder struct {
 	http.ResponseWriter
-	allow       map[string]struct{} // canonical header names to record
-	max         int
+	m           *Middleware // its allow-list and MaxResponseBytes apply
 	status      int
 	wroteHeader bool
+	reason      reason // why the response is not replayable, or 0
 	header      http.Header
 	body        []byte
-	reason      Reason // why the response is not replayable, or ""
 }
 
+// reason is a [Reason] in one byte, which keeps the per-request state of
+// the middleware within one allocation size class.
+type reason uint8
+
+const (
+	replayable reason = iota
+	streamed
+	hijacked
+	tooLarge
+)
+
+var reasons = [...]Reason{replayable: "", streamed: ReasonStreamed, hijacked: ReasonHijacked, tooLarge: ReasonTooLarge}
+
 func (rw *recorder) WriteHeader(code int) {
-	if rw.wroteHeader || rw.reason == ReasonHijacked {
+	if rw.wroteHeader || rw.reason == hijacked {
 		rw.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
 		return
 	}
@@ -33,7 +46,7 @@ func (rw *recorder) WriteHeader(code int) {
 	rw.status = code
 	rw.snapshot()
 	if code == http.StatusSwitchingProtocols {
-		rw.reason = ReasonHijacked
+		rw.reason = hijacked
 	}
 	rw.ResponseWriter.WriteHeader(code)
 }
@@ -63,10 +76,10 @@ func (rw *recorder) snapshot() {
 			rw.header[k] = all[start:len(all):len(all)]
 		}
 	}
-	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == "" {
+	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == replayable {
 		mt, _, _ := strings.Cut(ct[0], ";")
 		if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
-			rw.reason = ReasonStreamed
+			rw.reason = streamed
 		}
 	}
 }
@@ -75,10 +88,10 @@ func (rw *recorder) snapshot() {
 // a name that is not in canonical form (h["ETag"] = ...); net/http sends it
 // as it is, so it is recorded and replayed as it is.
 func (rw *recorder) allowed(k string) bool {
-	if _, ok := rw.allow[k]; ok {
+	if _, ok := rw.m.allow[k]; ok {
 		return true
 	}
-	_, ok := rw.allow[http.CanonicalHeaderKey(k)]
+	_, ok := rw.m.allow[http.CanonicalHeaderKey(k)]
 	return ok
 }
 
@@ -86,9 +99,9 @@ func (rw *recorder) Write(p []byte) (int, error) {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.reason == "" {
-		if len(rw.body)+len(p) > rw.max {
-			rw.reason = ReasonTooLarge
+	if rw.reason == replayable {
+		if len(rw.body)+len(p) > rw.m.opts.MaxResponseBytes {
+			rw.reason = tooLarge
 			rw.body = nil
 		} else {
 			rw.body = append(rw.body, p...)
@@ -107,8 +120,8 @@ func (rw *recorder) FlushError() error {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.reason == "" {
-		rw.reason = ReasonStreamed
+	if rw.reason == replayable {
+		rw.reason = streamed
 		rw.body = nil
 	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
@@ -119,7 +132,7 @@ func (rw *recorder) FlushError() error {
 func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
 	if err == nil {
-		rw.reason = ReasonHijacked
+		rw.reason = hijacked
 		rw.body = nil
 	}
 	return c, brw, err
@@ -135,11 +148,11 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 // net/http sends an implicit 200 only if nobody writes to the underlying
 // writer after the middleware returns.
 func (rw *recorder) response() (resp Response, seen bool) {
-	if !rw.wroteHeader && rw.reason != ReasonHijacked {
+	if !rw.wroteHeader && rw.reason != hijacked {
 		return Response{}, false
 	}
-	if rw.reason != "" {
-		return Response{Status: rw.status, NotReplayable: rw.reason}, true
+	if rw.reason != replayable {
+		return Response{Status: rw.status, NotReplayable: reasons[rw.reason]}, true
 	}
 	return Response{Status: rw.status, Header: rw.header, Body: rw.body}, true
 }

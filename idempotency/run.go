@@ -18,18 +18,21 @@ import (
 // returns, and a handler that does anyway must not see another request's
 // bytes.
 func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handler, key RecordKey, res ClaimResult, body []byte) {
-	// One allocation for the per-request state.
+	// One allocation for the per-request state, the request handed to
+	// next included: r.WithContext's copy is made on the stack and copied
+	// in, instead of being allocated on its own.
 	x := &struct {
 		ctx  execContext
 		rw   recorder
 		hb   heartbeat
 		body bodyReader
+		req  http.Request
 	}{}
 	ctx, rw, hb := &x.ctx, &x.rw, &x.hb
 	st := &ctx.st
 	ctx.Context = r.Context()
 	st.exec = Execution{Fence: res.Owner.Fence, Takeover: res.Takeover}
-	*rw = recorder{ResponseWriter: w, allow: m.allow, max: m.opts.MaxResponseBytes}
+	*rw = recorder{ResponseWriter: w, m: m}
 	if body != nil {
 		x.body.r.Reset(body) // not shared yet: no lock needed
 		r.Body = &x.body
@@ -46,7 +49,8 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		m.beats.stop(hb)
 		m.release(r.Context(), key, res.Owner)
 	}()
-	next.ServeHTTP(rw, r.WithContext(ctx))
+	x.req = *r.WithContext(ctx)
+	next.ServeHTTP(rw, &x.req)
 	finished = true
 	m.beats.stop(hb)
 
