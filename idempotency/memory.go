@@ -154,6 +154,18 @@ func (s *MemoryStore) nextFence(now time.Time, above int64) int64 {
 
 // Claim implements [Store].
 func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
+	var header recordedHeader
+	res, err := s.claim(ctx, req, &header)
+	if header != nil {
+		res.Response.Header = header.httpHeader()
+	}
+	return res, err
+}
+
+// claim is Claim for the middleware: the headers of a completed record
+// that the middleware recorded are set in *header as they were recorded,
+// and not in the result's Response.Header, which would cost a map.
+func (s *MemoryStore) claim(ctx context.Context, req ClaimRequest, header *recordedHeader) (ClaimResult, error) {
 	if err := ctx.Err(); err != nil {
 		return ClaimResult{}, err
 	}
@@ -205,6 +217,7 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	case e.fingerprint != req.Fingerprint:
 		return ClaimResult{Outcome: Mismatch}, nil
 	case e.state == Done:
+		*header = e.header
 		return ClaimResult{Outcome: Completed, Response: e.resp}, nil
 	case e.lease.After(now):
 		return ClaimResult{Outcome: InFlight, LeaseRemaining: e.lease.Sub(now)}, nil
@@ -292,6 +305,12 @@ func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, le
 
 // Complete implements [Store].
 func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, resp Response, retention time.Duration) error {
+	return s.complete(ctx, key, owner, resp, nil, retention)
+}
+
+// complete is Complete for the middleware, which passes the headers it
+// recorded in header (and none in resp.Header), to be kept as they are.
+func (s *MemoryStore) complete(ctx context.Context, key RecordKey, owner Owner, resp Response, header recordedHeader, retention time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -299,6 +318,12 @@ func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, 
 	for k, vs := range resp.Header {
 		size += int64(len(k))
 		for _, v := range vs {
+			size += int64(len(v))
+		}
+	}
+	for _, f := range header {
+		size += int64(len(f.name))
+		for _, v := range f.values {
 			size += int64(len(v))
 		}
 	}
@@ -312,6 +337,7 @@ func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, 
 	}
 	e.state = Done
 	e.resp = resp
+	e.header = header
 	e.size = size
 	s.bytes.Add(size)
 	ss := s.scopeShard(e.scope.scope)
@@ -358,6 +384,9 @@ func (s *MemoryStore) Get(ctx context.Context, key RecordKey) (Record, error) {
 		rec.LeaseRemaining = e.lease.Sub(now)
 	} else {
 		rec.Response = e.resp
+		if e.header != nil {
+			rec.Response.Header = e.header.httpHeader()
+		}
 	}
 	return rec, nil
 }

@@ -47,6 +47,7 @@ type memoryEntry struct {
 	expires     time.Time // the record disappears at this time
 	claimedTil  time.Time // expires as it was at the claim; immutable, read under the scope's lock
 	resp        Response
+	header      recordedHeader // the middleware's recorded headers, in place of resp.Header
 	size        int64
 	index       int   // in the shard's expiry heap
 	inScope     links // in scope.claimed, guarded by the scope shard's lock

@@ -16,8 +16,32 @@ type recorder struct {
 	status      int
 	wroteHeader bool
 	reason      reason // why the response is not replayable, or 0
-	header      http.Header
+	header      recordedHeader
 	body        []byte
+}
+
+// recordedHeader is a recorded response's allow-listed headers: two
+// allocations where an http.Header takes three and four times the bytes.
+// A MemoryStore keeps it as it is; other stores get it as an http.Header.
+// It is immutable once recorded.
+type recordedHeader []headerField
+
+type headerField struct {
+	name   string
+	values []string
+}
+
+// httpHeader returns h as a new http.Header that shares h's values, or nil
+// when h is.
+func (h recordedHeader) httpHeader() http.Header {
+	if h == nil {
+		return nil
+	}
+	hh := make(http.Header, len(h))
+	for _, f := range h {
+		hh[f.name] = f.values
+	}
+	return hh
 }
 
 // reason is a [Reason] in one byte, which keeps the per-request state of
@@ -67,13 +91,14 @@ func (rw *recorder) snapshot() {
 		}
 	}
 	if len(keep) > 0 {
-		// One map and one backing array for all values.
-		rw.header = make(http.Header, len(keep))
+		// One backing array for all values, and no map: a MemoryStore
+		// keeps them as they are.
+		rw.header = make(recordedHeader, len(keep))
 		all := make([]string, 0, values)
-		for _, k := range keep {
+		for i, k := range keep {
 			start := len(all)
 			all = append(all, h[k]...)
-			rw.header[k] = all[start:len(all):len(all)]
+			rw.header[i] = headerField{name: k, values: all[start:len(all):len(all)]}
 		}
 	}
 	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == replayable {
@@ -147,12 +172,16 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 // flush or a hijack). When it did not, nothing is known of the response:
 // net/http sends an implicit 200 only if nobody writes to the underlying
 // writer after the middleware returns.
-func (rw *recorder) response() (resp Response, seen bool) {
+//
+// The recorded headers are returned apart, in header, and not in
+// resp.Header: the caller hands them to a MemoryStore as they are, or to
+// another store as an http.Header.
+func (rw *recorder) response() (resp Response, header recordedHeader, seen bool) {
 	if !rw.wroteHeader && rw.reason != hijacked {
-		return Response{}, false
+		return Response{}, nil, false
 	}
 	if rw.reason != replayable {
-		return Response{Status: rw.status, NotReplayable: reasons[rw.reason]}, true
+		return Response{Status: rw.status, NotReplayable: reasons[rw.reason]}, nil, true
 	}
-	return Response{Status: rw.status, Header: rw.header, Body: rw.body}, true
+	return Response{Status: rw.status, Body: rw.body}, rw.header, true
 }

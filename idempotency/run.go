@@ -54,7 +54,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	finished = true
 	m.beats.stop(hb)
 
-	resp, seen := rw.response()
+	resp, header, seen := rw.response()
 	if !seen {
 		// The handler wrote nothing through rw. net/http would send an
 		// implicit 200, but a router may yet render an error of its own
@@ -71,18 +71,26 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		d = o
 	}
 	if resp.NotReplayable == ReasonHijacked || d == KeepResponse {
-		m.complete(r.Context(), key, res.Owner, resp)
+		m.complete(r.Context(), key, res.Owner, resp, header)
 		return
 	}
 	m.release(r.Context(), key, res.Owner)
 }
 
-// complete records the response. The handler has run: a record left
-// pending is taken over once its lease runs out, and the request runs
-// again.
-func (m *Middleware) complete(ctx context.Context, key RecordKey, owner Owner, resp Response) {
+// complete records the response, with header as its headers. The handler
+// has run: a record left pending is taken over once its lease runs out,
+// and the request runs again.
+func (m *Middleware) complete(ctx context.Context, key RecordKey, owner Owner, resp Response, header recordedHeader) {
+	if m.mem == nil {
+		resp.Header = header.httpHeader()
+	}
 	m.persist(ctx, key, "record response", "a retry may run the request again once the lease runs out",
-		func(ctx context.Context) error { return m.store.Complete(ctx, key, owner, resp, m.opts.Retention) })
+		func(ctx context.Context) error {
+			if m.mem != nil {
+				return m.mem.complete(ctx, key, owner, resp, header, m.opts.Retention)
+			}
+			return m.store.Complete(ctx, key, owner, resp, m.opts.Retention)
+		})
 }
 
 // release deletes the claim so that a retry runs the request again. Left
