@@ -1,7 +1,6 @@
 package idempotency
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"hash/maphash"
@@ -74,6 +73,7 @@ const memoryShards = 16
 // [NewMemoryStore]; the zero value is not usable.
 type MemoryStore struct {
 	now        func() time.Time
+	epoch      time.Time // now() when the store was made; expiry heaps hold offsets from it
 	maxRecords int64
 	maxBytes   int64
 	seed       maphash.Seed
@@ -101,7 +101,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &MemoryStore{now: o.Now, maxRecords: int64(o.MaxRecords), maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
+	s := &MemoryStore{now: o.Now, epoch: o.Now(), maxRecords: int64(o.MaxRecords), maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].entries = make(map[string]*memoryEntry)
 		s.scopes[i].usage = make(map[string]*scopeUsage)
@@ -227,7 +227,7 @@ func (s *MemoryStore) claim(ctx context.Context, req ClaimRequest, header *recor
 	e.fence = s.nextFence(now, e.fence)
 	e.lease = now.Add(req.Lease)
 	e.expires = now.Add(lifetime(req))
-	heap.Fix(&sh.expiry, e.index)
+	sh.expiry.fix(e.index, s.offset(e.expires))
 	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}, Takeover: true}, nil
 }
 
@@ -265,7 +265,7 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 	}
 	e.claimedTil = e.expires
 	sh.entries[e.id] = e
-	heap.Push(&sh.expiry, e)
+	sh.expiry.push(e, s.offset(e.expires))
 	s.records.Add(1)
 	u.records++
 	u.claimed.pushBack(e, scopeLinks)
@@ -298,7 +298,7 @@ func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, le
 	e.lease = now.Add(lease)
 	if e.expires.Before(e.lease) {
 		e.expires = e.lease
-		heap.Fix(&sh.expiry, e.index)
+		sh.expiry.fix(e.index, s.offset(e.expires))
 	}
 	return nil
 }
@@ -345,7 +345,7 @@ func (s *MemoryStore) complete(ctx context.Context, key RecordKey, owner Owner, 
 	e.scope.bytes += size
 	ss.mu.Unlock()
 	e.expires = now.Add(retention)
-	heap.Fix(&sh.expiry, e.index)
+	sh.expiry.fix(e.index, s.offset(e.expires))
 	sh.done.pushBack(e, doneLinks)
 	return nil
 }

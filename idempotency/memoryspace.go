@@ -1,7 +1,6 @@
 package idempotency
 
 import (
-	"container/heap"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -113,14 +112,15 @@ func (sh *memoryShard) evictOne(s *MemoryStore) bool {
 
 // sweep removes expired entries. The caller holds sh.mu.
 func (sh *memoryShard) sweep(s *MemoryStore, now time.Time) {
-	for len(sh.expiry) > 0 && !sh.expiry[0].expires.After(now) {
-		sh.remove(s, sh.expiry[0])
+	cutoff := s.offset(now)
+	for len(sh.expiry) > 0 && sh.expiry[0].at <= cutoff {
+		sh.remove(s, sh.expiry[0].e)
 	}
 }
 
 // remove deletes e from the store. The caller holds sh.mu.
 func (sh *memoryShard) remove(s *MemoryStore, e *memoryEntry) {
-	heap.Remove(&sh.expiry, e.index)
+	sh.expiry.remove(e.index)
 	delete(sh.entries, e.id)
 	if e.state == Done {
 		sh.done.remove(e, doneLinks)
@@ -212,28 +212,82 @@ func (l *entryList) remove(e *memoryEntry, at func(*memoryEntry) *links) {
 	ln.prev, ln.next = nil, nil
 }
 
-type expiryHeap []*memoryEntry
+// offset returns t as the time since s.epoch, as expiry heaps order it:
+// on the monotonic clock when both readings carry it, as time.Time's
+// comparisons do, saturated beyond about 292 years.
+func (s *MemoryStore) offset(t time.Time) int64 { return int64(t.Sub(s.epoch)) }
 
-func (h expiryHeap) Len() int { return len(h) }
+// expiryHeap is a min-heap of a shard's entries by expiry. Each item
+// carries its entry's expiry (an offset from the store's epoch), so that
+// ordering reads no entry; e.index follows the item.
+type expiryHeap []expiryItem
 
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
+type expiryItem struct {
+	at int64
+	e  *memoryEntry
 }
 
-func (h *expiryHeap) Push(x any) {
-	e := x.(*memoryEntry)
+func (h *expiryHeap) push(e *memoryEntry, at int64) {
 	e.index = len(*h)
-	*h = append(*h, e)
+	*h = append(*h, expiryItem{at: at, e: e})
+	h.up(e.index)
 }
 
-func (h *expiryHeap) Pop() any {
+// fix sets the expiry of the item at i and restores the order.
+func (h expiryHeap) fix(i int, at int64) {
+	h[i].at = at
+	if !h.down(i) {
+		h.up(i)
+	}
+}
+
+// remove deletes the item at i.
+func (h *expiryHeap) remove(i int) {
 	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
+	n := len(old) - 1
+	if i != n {
+		old.swap(i, n)
+		if rest := old[:n]; !rest.down(i) {
+			rest.up(i)
+		}
+	}
+	old[n] = expiryItem{}
+	*h = old[:n]
+}
+
+func (h expiryHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].e.index = i
+	h[j].e.index = j
+}
+
+func (h expiryHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if h[i].at <= h[j].at {
+			return
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+// down moves the item at i0 down and reports whether it moved.
+func (h expiryHeap) down(i0 int) bool {
+	i := i0
+	for {
+		j := 2*i + 1
+		if j >= len(h) || j < 0 { // j < 0 after an int overflow
+			break
+		}
+		if r := j + 1; r < len(h) && h[r].at < h[j].at {
+			j = r
+		}
+		if h[j].at >= h[i].at {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }
