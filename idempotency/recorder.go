@@ -15,15 +15,16 @@ type recorder struct {
 	m           *Middleware // its allow-list and MaxResponseBytes apply
 	status      int
 	wroteHeader bool
-	reason      reason // why the response is not replayable, or 0
-	header      recordedHeader
+	reason      reason         // why the response is not replayable, or 0
+	header      recordedHeader // for a MemoryStore
+	headerMap   http.Header    // for other stores
 	body        []byte
 }
 
 // recordedHeader is a recorded response's allow-listed headers: two
 // allocations where an http.Header takes three and four times the bytes.
-// A MemoryStore keeps it as it is; other stores get it as an http.Header.
-// It is immutable once recorded.
+// A MemoryStore keeps it as it is; other stores get an http.Header. It is
+// immutable once recorded.
 type recordedHeader []headerField
 
 type headerField struct {
@@ -91,14 +92,23 @@ func (rw *recorder) snapshot() {
 		}
 	}
 	if len(keep) > 0 {
-		// One backing array for all values, and no map: a MemoryStore
-		// keeps them as they are.
-		rw.header = make(recordedHeader, len(keep))
+		// One backing array for all values.
 		all := make([]string, 0, values)
-		for i, k := range keep {
-			start := len(all)
-			all = append(all, h[k]...)
-			rw.header[i] = headerField{name: k, values: all[start:len(all):len(all)]}
+		if rw.m.mem != nil {
+			// A MemoryStore keeps the fields as they are: no map.
+			rw.header = make(recordedHeader, len(keep))
+			for i, k := range keep {
+				start := len(all)
+				all = append(all, h[k]...)
+				rw.header[i] = headerField{name: k, values: all[start:len(all):len(all)]}
+			}
+		} else {
+			rw.headerMap = make(http.Header, len(keep))
+			for _, k := range keep {
+				start := len(all)
+				all = append(all, h[k]...)
+				rw.headerMap[k] = all[start:len(all):len(all)]
+			}
 		}
 	}
 	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == replayable {
@@ -173,9 +183,8 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 // net/http sends an implicit 200 only if nobody writes to the underlying
 // writer after the middleware returns.
 //
-// The recorded headers are returned apart, in header, and not in
-// resp.Header: the caller hands them to a MemoryStore as they are, or to
-// another store as an http.Header.
+// The recorded headers are in resp.Header, or, when the store is a
+// MemoryStore, apart in header, which the store keeps as it is.
 func (rw *recorder) response() (resp Response, header recordedHeader, seen bool) {
 	if !rw.wroteHeader && rw.reason != hijacked {
 		return Response{}, nil, false
@@ -183,5 +192,5 @@ func (rw *recorder) response() (resp Response, header recordedHeader, seen bool)
 	if rw.reason != replayable {
 		return Response{Status: rw.status, NotReplayable: reasons[rw.reason]}, nil, true
 	}
-	return Response{Status: rw.status, Body: rw.body}, rw.header, true
+	return Response{Status: rw.status, Header: rw.headerMap, Body: rw.body}, rw.header, true
 }

@@ -31,7 +31,7 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	ctx, rw, hb := &x.ctx, &x.rw, &x.hb
 	st := &ctx.st
 	ctx.Context = r.Context()
-	st.exec = Execution{Fence: res.Owner.Fence, Takeover: res.Takeover}
+	st.fence, st.takeover = res.Owner.Fence, res.Takeover
 	*rw = recorder{ResponseWriter: w, m: m}
 	if body != nil {
 		x.body.r.Reset(body) // not shared yet: no lock needed
@@ -77,13 +77,10 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 	m.release(r.Context(), key, res.Owner)
 }
 
-// complete records the response, with header as its headers. The handler
-// has run: a record left pending is taken over once its lease runs out,
-// and the request runs again.
+// complete records the response, whose headers are in header when the
+// store is a MemoryStore. The handler has run: a record left pending is
+// taken over once its lease runs out, and the request runs again.
 func (m *Middleware) complete(ctx context.Context, key RecordKey, owner Owner, resp Response, header recordedHeader) {
-	if m.mem == nil {
-		resp.Header = header.httpHeader()
-	}
 	m.persist(ctx, key, "record response", "a retry may run the request again once the lease runs out",
 		func(ctx context.Context) error {
 			if m.mem != nil {
