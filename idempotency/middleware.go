@@ -185,9 +185,12 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // then run, replay or refuse.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	o := &m.opts
-	key, err := ParseKey(r.Header.Values(HeaderKey), o.MinKeyLength, o.MaxKeyLength)
+	// HeaderKey is canonical: index the header without canonicalizing it
+	// again, as Header.Values would.
+	keys := r.Header[HeaderKey]
+	key, err := ParseKey(keys, o.MinKeyLength, o.MaxKeyLength)
 	if err != nil {
-		if o.KeyOptional && len(r.Header.Values(HeaderKey)) == 0 {
+		if o.KeyOptional && len(keys) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}

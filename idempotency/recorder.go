@@ -126,7 +126,11 @@ func (rw *recorder) allowed(k string) bool {
 	if _, ok := rw.m.allow[k]; ok {
 		return true
 	}
-	_, ok := rw.m.allow[http.CanonicalHeaderKey(k)]
+	c := http.CanonicalHeaderKey(k)
+	if c == k {
+		return false // the usual case: k is canonical and not allowed
+	}
+	_, ok := rw.m.allow[c]
 	return ok
 }
 
