@@ -15,8 +15,8 @@ import (
 type MemoryOptions struct {
 	// MaxRecords bounds the number of records, pending and completed.
 	// Zero means 100,000. A record of a small response (two recorded
-	// headers, an 80-byte body) takes about 700 bytes of heap, so a full
-	// default store about 70 MB.
+	// headers, an 80-byte body) takes about 650 bytes of heap, so a full
+	// default store about 65 MB.
 	MaxRecords int
 	// MaxBytes bounds the sum of recorded response bodies and headers.
 	// Zero means 64 MiB. It is checked when a record is claimed: requests
@@ -74,7 +74,7 @@ const memoryShards = 16
 // [NewMemoryStore]; the zero value is not usable.
 type MemoryStore struct {
 	now        func() time.Time
-	epoch      time.Time // now() when the store was made; expiry heaps hold offsets from it
+	epoch      time.Time // now() when the store was made; entries keep their times as offsets from it
 	maxRecords int64
 	maxBytes   int64
 	seed       maphash.Seed
@@ -195,7 +195,7 @@ func (s *MemoryStore) claim(ctx context.Context, req ClaimRequest, header *recor
 		over := func() (ClaimResult, bool) {
 			ss.mu.Lock()
 			defer ss.mu.Unlock()
-			return ss.overBudget(req, now)
+			return ss.overBudget(req, s.offset(now))
 		}
 		if _, ok := over(); ok {
 			// Expired records of the scope may sit in shards no claim has
@@ -220,15 +220,15 @@ func (s *MemoryStore) claim(ctx context.Context, req ClaimRequest, header *recor
 	case e.state == Done:
 		*header = e.header
 		return ClaimResult{Outcome: Completed, Response: e.resp}, nil
-	case e.lease.After(now):
-		return ClaimResult{Outcome: InFlight, LeaseRemaining: e.lease.Sub(now)}, nil
+	case e.lease > s.offset(now):
+		return ClaimResult{Outcome: InFlight, LeaseRemaining: span(s.offset(now), e.lease)}, nil
 	}
 	tok := NewToken()
 	e.token = tok
 	e.fence = s.nextFence(now, e.fence)
-	e.lease = now.Add(req.Lease)
-	e.expires = now.Add(lifetime(req))
-	sh.expiry.fix(e.index, s.offset(e.expires))
+	e.lease = s.offset(now.Add(req.Lease))
+	e.expires = s.offset(now.Add(lifetime(req)))
+	sh.expiry.fix(e.index, e.expires)
 	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}, Takeover: true}, nil
 }
 
@@ -238,7 +238,7 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 	ss := s.scopeShard(req.Key.Scope)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if res, over := ss.overBudget(req, now); over {
+	if res, over := ss.overBudget(req, s.offset(now)); over {
 		return res, nil // checked first: a caller over its budget never makes others' records go
 	}
 	if s.atCapacity() {
@@ -250,7 +250,7 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 		if !ok || s.atCapacity() {
 			return ClaimResult{}, ErrStoreFull
 		}
-		if res, over := ss.overBudget(req, now); over {
+		if res, over := ss.overBudget(req, s.offset(now)); over {
 			return res, nil
 		}
 	}
@@ -262,11 +262,11 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 	tok := NewToken()
 	e := &memoryEntry{
 		id: req.Key.ID, scope: u, state: Pending, fingerprint: req.Fingerprint, token: tok,
-		fence: s.nextFence(now, 0), lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
+		fence: s.nextFence(now, 0), lease: s.offset(now.Add(req.Lease)), expires: s.offset(now.Add(lifetime(req))),
 	}
 	e.claimedTil = e.expires
 	sh.entries[e.id] = e
-	sh.expiry.push(e, s.offset(e.expires))
+	sh.expiry.push(e, e.expires)
 	s.records.Add(1)
 	u.records++
 	u.claimed.pushBack(e, scopeLinks)
@@ -296,10 +296,10 @@ func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, le
 	if err != nil {
 		return err
 	}
-	e.lease = now.Add(lease)
-	if e.expires.Before(e.lease) {
+	e.lease = s.offset(now.Add(lease))
+	if e.expires < e.lease {
 		e.expires = e.lease
-		sh.expiry.fix(e.index, s.offset(e.expires))
+		sh.expiry.fix(e.index, e.expires)
 	}
 	return nil
 }
@@ -345,8 +345,8 @@ func (s *MemoryStore) complete(ctx context.Context, key RecordKey, owner Owner, 
 	ss.mu.Lock()
 	e.scope.bytes += size
 	ss.mu.Unlock()
-	e.expires = now.Add(retention)
-	sh.expiry.fix(e.index, s.offset(e.expires))
+	e.expires = s.offset(now.Add(retention))
+	sh.expiry.fix(e.index, e.expires)
 	sh.done.pushBack(e, doneLinks)
 	return nil
 }
@@ -382,7 +382,7 @@ func (s *MemoryStore) Get(ctx context.Context, key RecordKey) (Record, error) {
 	}
 	rec := Record{State: e.state, Fingerprint: e.fingerprint, Fence: e.fence}
 	if e.state == Pending {
-		rec.LeaseRemaining = e.lease.Sub(now)
+		rec.LeaseRemaining = span(s.offset(now), e.lease)
 	} else {
 		rec.Response = e.resp
 		if e.header != nil {

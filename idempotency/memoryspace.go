@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -42,15 +43,17 @@ type memoryEntry struct {
 	fingerprint string
 	token       string
 	fence       int64
-	lease       time.Time // pending: lease deadline
-	expires     time.Time // the record disappears at this time
-	claimedTil  time.Time // expires as it was at the claim; immutable, read under the scope's lock
-	resp        Response
-	header      recordedHeader // the middleware's recorded headers, in place of resp.Header
-	size        int64
-	index       int   // in the shard's expiry heap
-	inScope     links // in scope.claimed, guarded by the scope shard's lock
-	inDone      links // in the shard's done list, guarded by the shard's lock
+	// Times, as offsets from the store's epoch (see offset), which keep
+	// an entry small and its comparisons cheap.
+	lease      int64 // pending: lease deadline
+	expires    int64 // the record disappears at this time
+	claimedTil int64 // expires as it was at the claim; immutable, read under the scope's lock
+	resp       Response
+	header     recordedHeader // the middleware's recorded headers, in place of resp.Header
+	size       int64
+	index      int   // in the shard's expiry heap
+	inScope    links // in scope.claimed, guarded by the scope shard's lock
+	inDone     links // in the shard's done list, guarded by the shard's lock
 }
 
 func (s *MemoryStore) shard(id string) *memoryShard {
@@ -80,11 +83,11 @@ func (s *MemoryStore) makeRoom() {
 		// between the look and the drop, which only makes the choice
 		// approximate.
 		var oldest *memoryShard
-		var at time.Time
+		var at int64
 		for i := range s.shards {
 			sh := &s.shards[i]
 			sh.mu.Lock()
-			if e := sh.done.head; e != nil && (oldest == nil || e.expires.Before(at)) {
+			if e := sh.done.head; e != nil && (oldest == nil || e.expires < at) {
 				oldest, at = sh, e.expires
 			}
 			sh.mu.Unlock()
@@ -142,7 +145,7 @@ func (sh *memoryShard) remove(s *MemoryStore, e *memoryEntry) {
 // lookup returns the live entry for id, removing it when it has expired.
 func (sh *memoryShard) lookup(s *MemoryStore, id string, now time.Time) *memoryEntry {
 	e := sh.entries[id]
-	if e != nil && !e.expires.After(now) {
+	if e != nil && e.expires <= s.offset(now) {
 		sh.remove(s, e)
 		return nil
 	}
@@ -151,7 +154,7 @@ func (sh *memoryShard) lookup(s *MemoryStore, id string, now time.Time) *memoryE
 
 // overBudget reports whether req's scope holds its whole budget, with the
 // OverBudget result to answer. The caller holds ss.mu.
-func (ss *scopeShard) overBudget(req ClaimRequest, now time.Time) (ClaimResult, bool) {
+func (ss *scopeShard) overBudget(req ClaimRequest, now int64) (ClaimResult, bool) {
 	u := ss.usage[req.Key.Scope]
 	if u == nil || !(req.MaxRecords > 0 && u.records >= req.MaxRecords || req.MaxBytes > 0 && u.bytes >= req.MaxBytes) {
 		return ClaimResult{}, false
@@ -160,7 +163,7 @@ func (ss *scopeShard) overBudget(req ClaimRequest, now time.Time) (ClaimResult, 
 	if h := u.claimed.head; h != nil {
 		// About when the scope's first record goes: its expiry as claimed
 		// (h.expires itself is guarded by another shard's lock).
-		wait = max(h.claimedTil.Sub(now), 0)
+		wait = max(span(now, h.claimedTil), 0)
 	}
 	return ClaimResult{Outcome: OverBudget, RetryAfter: wait}, true
 }
@@ -212,10 +215,23 @@ func (l *entryList) remove(e *memoryEntry, at func(*memoryEntry) *links) {
 	ln.prev, ln.next = nil, nil
 }
 
-// offset returns t as the time since s.epoch, as expiry heaps order it:
-// on the monotonic clock when both readings carry it, as time.Time's
-// comparisons do, saturated beyond about 292 years.
+// offset returns t as the time since s.epoch, as entries keep their
+// times: on the monotonic clock when both readings carry it, as
+// time.Time's comparisons do, saturated beyond about 292 years.
 func (s *MemoryStore) offset(t time.Time) int64 { return int64(t.Sub(s.epoch)) }
+
+// span returns the time from one offset to another, saturated as
+// time.Time.Sub does.
+func span(from, to int64) time.Duration {
+	d := to - from
+	if (to > from) != (d > 0) { // overflowed
+		if to > from {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return time.Duration(d)
+}
 
 // expiryHeap is a min-heap of a shard's entries by expiry. Each item
 // carries its entry's expiry (an offset from the store's epoch), so that
