@@ -25,9 +25,11 @@ type Execution struct {
 
 type ctxKey struct{}
 
-// execState is what the middleware puts in a claimed request's context.
+// execState is what the middleware puts in a claimed request's context:
+// an Execution's fields, with the decision in what would be its padding.
 type execState struct {
-	exec     Execution
+	fence    int64
+	takeover bool
 	decision atomic.Uint32 // a Decision set by Decide, or 0
 }
 
@@ -51,7 +53,7 @@ func (c *execContext) Value(key any) any {
 // NewContext returns a copy of ctx that carries e, as the middleware
 // passes it to the handler; for tests of handlers.
 func NewContext(ctx context.Context, e Execution) context.Context {
-	return context.WithValue(ctx, ctxKey{}, &execState{exec: e})
+	return context.WithValue(ctx, ctxKey{}, &execState{fence: e.Fence, takeover: e.Takeover})
 }
 
 // FromContext returns the Execution of the request whose context is ctx,
@@ -62,5 +64,5 @@ func FromContext(ctx context.Context) (Execution, bool) {
 	if !ok {
 		return Execution{}, false
 	}
-	return st.exec, true
+	return Execution{Fence: st.fence, Takeover: st.takeover}, true
 }

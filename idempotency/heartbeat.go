@@ -12,76 +12,115 @@ import (
 // goroutine, started with the first claim and ended when none is left,
 // wakes every Lease/6 and renews, one after the other, each claim last
 // renewed Lease/3 ago or more, so a claim is renewed at least every
-// Lease/2. A fast handler thus costs a map insert and delete, not a timer
-// or a goroutine.
+// Lease/2. A fast handler thus costs linking its heartbeat into a list
+// and unlinking it: no timer, goroutine, map update or clock reading.
 type heartbeats struct {
 	mu      sync.Mutex
-	active  map[*heartbeat]struct{}
+	head    *heartbeat // the running claims, in no particular order
 	running bool
+	// While the loop runs: when it started, and how long after that it
+	// last woke. Renewals are due at offsets from epoch, which keeps a
+	// heartbeat small.
+	epoch time.Time
+	woke  time.Duration
+}
+
+// link adds hb to the running claims. The caller holds s.mu.
+func (s *heartbeats) link(hb *heartbeat) {
+	hb.prev, hb.next, hb.listed = nil, s.head, true
+	if s.head != nil {
+		s.head.prev = hb
+	}
+	s.head = hb
+}
+
+// unlink removes hb from the running claims, if it is there. The caller
+// holds s.mu.
+func (s *heartbeats) unlink(hb *heartbeat) {
+	if !hb.listed {
+		return
+	}
+	if hb.prev != nil {
+		hb.prev.next = hb.next
+	} else {
+		s.head = hb.next
+	}
+	if hb.next != nil {
+		hb.next.prev = hb.prev
+	}
+	hb.prev, hb.next, hb.listed = nil, nil, false
 }
 
 // heartbeat is one running claim.
 type heartbeat struct {
-	m     *Middleware
 	key   RecordKey
 	owner Owner
 
-	due time.Time // next renewal; guarded by heartbeats.mu
+	// Guarded by heartbeats.mu: the next renewal, and the links of the
+	// list of running claims.
+	due        time.Duration // since heartbeats.epoch
+	prev, next *heartbeat
 
 	// mu is held across Extend, so that stop waits for a renewal in
 	// progress: once stop returns, nothing touches the record but the
 	// completion.
 	mu      sync.Mutex
-	stopped bool
+	stopped bool // guarded by mu
+	listed  bool // guarded by heartbeats.mu
 }
 
 func (m *Middleware) startHeartbeat(hb *heartbeat, key RecordKey, owner Owner) {
-	hb.m, hb.key, hb.owner = m, key, owner
-	hb.due = time.Now().Add(m.opts.Lease / 3)
+	hb.key, hb.owner = key, owner
 	s := &m.beats
 	s.mu.Lock()
-	s.active[hb] = struct{}{}
 	if !s.running {
 		s.running = true
-		go m.beatLoop()
+		s.epoch, s.woke = time.Now(), 0
+		go m.beatLoop(s.epoch)
 	}
+	// The claim was made after the loop last woke: a first renewal due
+	// Lease/3 after that comes no later than Lease/3 after the claim
+	// (earlier when the loop woke a while ago), without reading the clock
+	// for every request.
+	hb.due = s.woke + m.opts.Lease/3
+	s.link(hb)
 	s.mu.Unlock()
 }
 
-// stop ends the heartbeat; it may be called more than once.
-func (hb *heartbeat) stop() {
-	s := &hb.m.beats
+// stop ends hb; it may be called more than once.
+func (s *heartbeats) stop(hb *heartbeat) {
 	s.mu.Lock()
-	delete(s.active, hb)
+	s.unlink(hb)
 	s.mu.Unlock()
 	hb.mu.Lock()
 	hb.stopped = true
 	hb.mu.Unlock()
 }
 
-func (m *Middleware) beatLoop() {
+func (m *Middleware) beatLoop(epoch time.Time) {
 	every := m.opts.Lease / 3
 	t := time.NewTicker(max(every/2, time.Millisecond))
 	defer t.Stop()
 	s := &m.beats
 	var due []*heartbeat
 	for range t.C {
-		now := time.Now()
+		now := time.Since(epoch)
 		s.mu.Lock()
-		if len(s.active) == 0 {
+		s.woke = now
+		if s.head == nil {
 			s.running = false
 			s.mu.Unlock()
 			return
 		}
 		due = due[:0]
-		for hb := range s.active {
-			if !hb.due.After(now) {
+		for hb := s.head; hb != nil; hb = hb.next {
+			if hb.due <= now {
 				due = append(due, hb)
 			}
 		}
 		s.mu.Unlock()
 		if len(due) > 0 {
-			m.renew(due, every)
+			m.renew(due, every, epoch)
 		}
 		clear(due) // do not keep finished requests alive until the next tick
 	}
@@ -93,7 +132,7 @@ func (m *Middleware) beatLoop() {
 // next tick; one that was lost is dropped. The renewals run on a context
 // of their own: the requests' may be canceled (the client left) while
 // their handlers still work.
-func (m *Middleware) renew(due []*heartbeat, every time.Duration) {
+func (m *Middleware) renew(due []*heartbeat, every time.Duration, epoch time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), every)
 	defer cancel()
 	s := &m.beats
@@ -120,9 +159,9 @@ func (m *Middleware) renew(due []*heartbeat, every time.Duration) {
 		}
 		s.mu.Lock()
 		if lost {
-			delete(s.active, hb) // nothing left to renew
+			s.unlink(hb) // nothing left to renew
 		} else if err == nil {
-			hb.due = time.Now().Add(every)
+			hb.due = time.Since(epoch) + every
 		}
 		s.mu.Unlock()
 	}

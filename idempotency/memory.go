@@ -1,7 +1,6 @@
 package idempotency
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"hash/maphash"
@@ -15,8 +14,9 @@ import (
 // bound.
 type MemoryOptions struct {
 	// MaxRecords bounds the number of records, pending and completed.
-	// Zero means 100,000. A record of a small response takes about 1 KiB
-	// of heap, so a full default store about 100 MiB.
+	// Zero means 100,000. A record of a small response (two recorded
+	// headers, an 80-byte body) takes about 650 bytes of heap, so a full
+	// default store about 65 MB.
 	MaxRecords int
 	// MaxBytes bounds the sum of recorded response bodies and headers.
 	// Zero means 64 MiB. It is checked when a record is claimed: requests
@@ -74,6 +74,7 @@ const memoryShards = 16
 // [NewMemoryStore]; the zero value is not usable.
 type MemoryStore struct {
 	now        func() time.Time
+	epoch      time.Time // now() when the store was made; entries keep their times as offsets from it
 	maxRecords int64
 	maxBytes   int64
 	seed       maphash.Seed
@@ -101,7 +102,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &MemoryStore{now: o.Now, maxRecords: int64(o.MaxRecords), maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
+	s := &MemoryStore{now: o.Now, epoch: o.Now(), maxRecords: int64(o.MaxRecords), maxBytes: o.MaxBytes, seed: maphash.MakeSeed()}
 	for i := range s.shards {
 		s.shards[i].entries = make(map[string]*memoryEntry)
 		s.scopes[i].usage = make(map[string]*scopeUsage)
@@ -154,6 +155,18 @@ func (s *MemoryStore) nextFence(now time.Time, above int64) int64 {
 
 // Claim implements [Store].
 func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
+	var header recordedHeader
+	res, err := s.claim(ctx, req, &header)
+	if header != nil {
+		res.Response.Header = header.httpHeader()
+	}
+	return res, err
+}
+
+// claim is Claim for the middleware: the headers of a completed record
+// that the middleware recorded are set in *header as they were recorded,
+// and not in the result's Response.Header, which would cost a map.
+func (s *MemoryStore) claim(ctx context.Context, req ClaimRequest, header *recordedHeader) (ClaimResult, error) {
 	if err := ctx.Err(); err != nil {
 		return ClaimResult{}, err
 	}
@@ -182,7 +195,7 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 		over := func() (ClaimResult, bool) {
 			ss.mu.Lock()
 			defer ss.mu.Unlock()
-			return ss.overBudget(req, now)
+			return ss.overBudget(req, s.offset(now))
 		}
 		if _, ok := over(); ok {
 			// Expired records of the scope may sit in shards no claim has
@@ -205,16 +218,17 @@ func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult,
 	case e.fingerprint != req.Fingerprint:
 		return ClaimResult{Outcome: Mismatch}, nil
 	case e.state == Done:
+		*header = e.header
 		return ClaimResult{Outcome: Completed, Response: e.resp}, nil
-	case e.lease.After(now):
-		return ClaimResult{Outcome: InFlight, LeaseRemaining: e.lease.Sub(now)}, nil
+	case e.lease > s.offset(now):
+		return ClaimResult{Outcome: InFlight, LeaseRemaining: span(s.offset(now), e.lease)}, nil
 	}
 	tok := NewToken()
 	e.token = tok
 	e.fence = s.nextFence(now, e.fence)
-	e.lease = now.Add(req.Lease)
-	e.expires = now.Add(lifetime(req))
-	heap.Fix(&sh.expiry, e.index)
+	e.lease = s.offset(now.Add(req.Lease))
+	e.expires = s.offset(now.Add(lifetime(req)))
+	sh.expiry.fix(e.index, e.expires)
 	return ClaimResult{Outcome: Claimed, Owner: Owner{Token: tok, Fence: e.fence}, Takeover: true}, nil
 }
 
@@ -224,7 +238,7 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 	ss := s.scopeShard(req.Key.Scope)
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	if res, over := ss.overBudget(req, now); over {
+	if res, over := ss.overBudget(req, s.offset(now)); over {
 		return res, nil // checked first: a caller over its budget never makes others' records go
 	}
 	if s.atCapacity() {
@@ -236,7 +250,7 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 		if !ok || s.atCapacity() {
 			return ClaimResult{}, ErrStoreFull
 		}
-		if res, over := ss.overBudget(req, now); over {
+		if res, over := ss.overBudget(req, s.offset(now)); over {
 			return res, nil
 		}
 	}
@@ -248,11 +262,11 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 	tok := NewToken()
 	e := &memoryEntry{
 		id: req.Key.ID, scope: u, state: Pending, fingerprint: req.Fingerprint, token: tok,
-		fence: s.nextFence(now, 0), lease: now.Add(req.Lease), expires: now.Add(lifetime(req)),
+		fence: s.nextFence(now, 0), lease: s.offset(now.Add(req.Lease)), expires: s.offset(now.Add(lifetime(req))),
 	}
 	e.claimedTil = e.expires
 	sh.entries[e.id] = e
-	heap.Push(&sh.expiry, e)
+	sh.expiry.push(e, e.expires)
 	s.records.Add(1)
 	u.records++
 	u.claimed.pushBack(e, scopeLinks)
@@ -282,16 +296,22 @@ func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, le
 	if err != nil {
 		return err
 	}
-	e.lease = now.Add(lease)
-	if e.expires.Before(e.lease) {
+	e.lease = s.offset(now.Add(lease))
+	if e.expires < e.lease {
 		e.expires = e.lease
-		heap.Fix(&sh.expiry, e.index)
+		sh.expiry.fix(e.index, e.expires)
 	}
 	return nil
 }
 
 // Complete implements [Store].
 func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, resp Response, retention time.Duration) error {
+	return s.complete(ctx, key, owner, resp, nil, retention)
+}
+
+// complete is Complete for the middleware, which passes the headers it
+// recorded in header (and none in resp.Header), to be kept as they are.
+func (s *MemoryStore) complete(ctx context.Context, key RecordKey, owner Owner, resp Response, header recordedHeader, retention time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -299,6 +319,12 @@ func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, 
 	for k, vs := range resp.Header {
 		size += int64(len(k))
 		for _, v := range vs {
+			size += int64(len(v))
+		}
+	}
+	for _, f := range header {
+		size += int64(len(f.name))
+		for _, v := range f.values {
 			size += int64(len(v))
 		}
 	}
@@ -312,14 +338,15 @@ func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, 
 	}
 	e.state = Done
 	e.resp = resp
+	e.header = header
 	e.size = size
 	s.bytes.Add(size)
 	ss := s.scopeShard(e.scope.scope)
 	ss.mu.Lock()
 	e.scope.bytes += size
 	ss.mu.Unlock()
-	e.expires = now.Add(retention)
-	heap.Fix(&sh.expiry, e.index)
+	e.expires = s.offset(now.Add(retention))
+	sh.expiry.fix(e.index, e.expires)
 	sh.done.pushBack(e, doneLinks)
 	return nil
 }
@@ -355,9 +382,12 @@ func (s *MemoryStore) Get(ctx context.Context, key RecordKey) (Record, error) {
 	}
 	rec := Record{State: e.state, Fingerprint: e.fingerprint, Fence: e.fence}
 	if e.state == Pending {
-		rec.LeaseRemaining = e.lease.Sub(now)
+		rec.LeaseRemaining = span(s.offset(now), e.lease)
 	} else {
 		rec.Response = e.resp
+		if e.header != nil {
+			rec.Response.Header = e.header.httpHeader()
+		}
 	}
 	return rec, nil
 }

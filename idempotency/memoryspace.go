@@ -1,8 +1,8 @@
 package idempotency
 
 import (
-	"container/heap"
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 )
@@ -43,14 +43,17 @@ type memoryEntry struct {
 	fingerprint string
 	token       string
 	fence       int64
-	lease       time.Time // pending: lease deadline
-	expires     time.Time // the record disappears at this time
-	claimedTil  time.Time // expires as it was at the claim; immutable, read under the scope's lock
-	resp        Response
-	size        int64
-	index       int   // in the shard's expiry heap
-	inScope     links // in scope.claimed, guarded by the scope shard's lock
-	inDone      links // in the shard's done list, guarded by the shard's lock
+	// Times, as offsets from the store's epoch (see offset), which keep
+	// an entry small and its comparisons cheap.
+	lease      int64 // pending: lease deadline
+	expires    int64 // the record disappears at this time
+	claimedTil int64 // expires as it was at the claim; immutable, read under the scope's lock
+	resp       Response
+	header     recordedHeader // the middleware's recorded headers, in place of resp.Header
+	size       int64
+	index      int   // in the shard's expiry heap
+	inScope    links // in scope.claimed, guarded by the scope shard's lock
+	inDone     links // in the shard's done list, guarded by the shard's lock
 }
 
 func (s *MemoryStore) shard(id string) *memoryShard {
@@ -80,11 +83,11 @@ func (s *MemoryStore) makeRoom() {
 		// between the look and the drop, which only makes the choice
 		// approximate.
 		var oldest *memoryShard
-		var at time.Time
+		var at int64
 		for i := range s.shards {
 			sh := &s.shards[i]
 			sh.mu.Lock()
-			if e := sh.done.head; e != nil && (oldest == nil || e.expires.Before(at)) {
+			if e := sh.done.head; e != nil && (oldest == nil || e.expires < at) {
 				oldest, at = sh, e.expires
 			}
 			sh.mu.Unlock()
@@ -112,14 +115,15 @@ func (sh *memoryShard) evictOne(s *MemoryStore) bool {
 
 // sweep removes expired entries. The caller holds sh.mu.
 func (sh *memoryShard) sweep(s *MemoryStore, now time.Time) {
-	for len(sh.expiry) > 0 && !sh.expiry[0].expires.After(now) {
-		sh.remove(s, sh.expiry[0])
+	cutoff := s.offset(now)
+	for len(sh.expiry) > 0 && sh.expiry[0].at <= cutoff {
+		sh.remove(s, sh.expiry[0].e)
 	}
 }
 
 // remove deletes e from the store. The caller holds sh.mu.
 func (sh *memoryShard) remove(s *MemoryStore, e *memoryEntry) {
-	heap.Remove(&sh.expiry, e.index)
+	sh.expiry.remove(e.index)
 	delete(sh.entries, e.id)
 	if e.state == Done {
 		sh.done.remove(e, doneLinks)
@@ -141,7 +145,7 @@ func (sh *memoryShard) remove(s *MemoryStore, e *memoryEntry) {
 // lookup returns the live entry for id, removing it when it has expired.
 func (sh *memoryShard) lookup(s *MemoryStore, id string, now time.Time) *memoryEntry {
 	e := sh.entries[id]
-	if e != nil && !e.expires.After(now) {
+	if e != nil && e.expires <= s.offset(now) {
 		sh.remove(s, e)
 		return nil
 	}
@@ -150,7 +154,7 @@ func (sh *memoryShard) lookup(s *MemoryStore, id string, now time.Time) *memoryE
 
 // overBudget reports whether req's scope holds its whole budget, with the
 // OverBudget result to answer. The caller holds ss.mu.
-func (ss *scopeShard) overBudget(req ClaimRequest, now time.Time) (ClaimResult, bool) {
+func (ss *scopeShard) overBudget(req ClaimRequest, now int64) (ClaimResult, bool) {
 	u := ss.usage[req.Key.Scope]
 	if u == nil || !(req.MaxRecords > 0 && u.records >= req.MaxRecords || req.MaxBytes > 0 && u.bytes >= req.MaxBytes) {
 		return ClaimResult{}, false
@@ -159,7 +163,7 @@ func (ss *scopeShard) overBudget(req ClaimRequest, now time.Time) (ClaimResult, 
 	if h := u.claimed.head; h != nil {
 		// About when the scope's first record goes: its expiry as claimed
 		// (h.expires itself is guarded by another shard's lock).
-		wait = max(h.claimedTil.Sub(now), 0)
+		wait = max(span(now, h.claimedTil), 0)
 	}
 	return ClaimResult{Outcome: OverBudget, RetryAfter: wait}, true
 }
@@ -211,28 +215,95 @@ func (l *entryList) remove(e *memoryEntry, at func(*memoryEntry) *links) {
 	ln.prev, ln.next = nil, nil
 }
 
-type expiryHeap []*memoryEntry
+// offset returns t as the time since s.epoch, as entries keep their
+// times: on the monotonic clock when both readings carry it, as
+// time.Time's comparisons do, saturated beyond about 292 years.
+func (s *MemoryStore) offset(t time.Time) int64 { return int64(t.Sub(s.epoch)) }
 
-func (h expiryHeap) Len() int { return len(h) }
-
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index = i
-	h[j].index = j
+// span returns the time from one offset to another, saturated as
+// time.Time.Sub does.
+func span(from, to int64) time.Duration {
+	d := to - from
+	if (to > from) != (d > 0) { // overflowed
+		if to > from {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return time.Duration(d)
 }
 
-func (h *expiryHeap) Push(x any) {
-	e := x.(*memoryEntry)
+// expiryHeap is a min-heap of a shard's entries by expiry. Each item
+// carries its entry's expiry (an offset from the store's epoch), so that
+// ordering reads no entry; e.index follows the item.
+type expiryHeap []expiryItem
+
+type expiryItem struct {
+	at int64
+	e  *memoryEntry
+}
+
+func (h *expiryHeap) push(e *memoryEntry, at int64) {
 	e.index = len(*h)
-	*h = append(*h, e)
+	*h = append(*h, expiryItem{at: at, e: e})
+	h.up(e.index)
 }
 
-func (h *expiryHeap) Pop() any {
+// fix sets the expiry of the item at i and restores the order.
+func (h expiryHeap) fix(i int, at int64) {
+	h[i].at = at
+	if !h.down(i) {
+		h.up(i)
+	}
+}
+
+// remove deletes the item at i.
+func (h *expiryHeap) remove(i int) {
 	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
+	n := len(old) - 1
+	if i != n {
+		old.swap(i, n)
+		if rest := old[:n]; !rest.down(i) {
+			rest.up(i)
+		}
+	}
+	old[n] = expiryItem{}
+	*h = old[:n]
+}
+
+func (h expiryHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].e.index = i
+	h[j].e.index = j
+}
+
+func (h expiryHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if h[i].at <= h[j].at {
+			return
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+// down moves the item at i0 down and reports whether it moved.
+func (h expiryHeap) down(i0 int) bool {
+	i := i0
+	for {
+		j := 2*i + 1
+		if j >= len(h) || j < 0 { // j < 0 after an int overflow
+			break
+		}
+		if r := j + 1; r < len(h) && h[r].at < h[j].at {
+			j = r
+		}
+		if h[j].at >= h[i].at {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }

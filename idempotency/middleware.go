@@ -54,8 +54,9 @@ type Middleware struct {
 	methods    map[string]bool
 	allow      map[string]struct{}
 	retryAfter string
-	budget     string // the per-scope budget, for ErrTooManyKeys
-	local      bool   // the store never blocks: no timeouts needed
+	budget     string       // the per-scope budget, for ErrTooManyKeys
+	local      bool         // the store never blocks: no timeouts needed
+	mem        *MemoryStore // the store, when it is one: it keeps recorded headers without a map
 	beats      heartbeats
 	counter    metric.Int64Counter
 	outcomeSet [numOutcomes][]metric.AddOption
@@ -94,7 +95,7 @@ func New(store Store, scope ScopeFunc, o Options) *Middleware {
 		m.allow[c] = struct{}{}
 	}
 	_, m.local = store.(localStore)
-	m.beats.active = make(map[*heartbeat]struct{})
+	m.mem, _ = store.(*MemoryStore)
 	mp := o.MeterProvider
 	if mp == nil {
 		mp = otel.GetMeterProvider()
@@ -184,9 +185,12 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // then run, replay or refuse.
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	o := &m.opts
-	key, err := ParseKey(r.Header.Values(HeaderKey), o.MinKeyLength, o.MaxKeyLength)
+	// HeaderKey is canonical: index the header without canonicalizing it
+	// again, as Header.Values would.
+	keys := r.Header[HeaderKey]
+	key, err := ParseKey(keys, o.MinKeyLength, o.MaxKeyLength)
 	if err != nil {
-		if o.KeyOptional && len(r.Header.Values(HeaderKey)) == 0 {
+		if o.KeyOptional && len(keys) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -228,9 +232,9 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	if r.Context().Err() != nil {
 		return // the client went away: claim nothing for no one
 	}
-	res, err := m.claim(r.Context(), req)
+	res, header, err := m.claim(r.Context(), req)
 	if err == nil && res.Outcome == InFlight && o.WaitTimeout > 0 {
-		res, err = m.wait(r.Context(), req)
+		res, header, err = m.wait(r.Context(), req)
 	}
 	if r.Context().Err() != nil {
 		// The client went away before anything ran: there is no one to
@@ -264,7 +268,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		}
 		m.run(w, r, next, req.Key, res, body)
 	case Completed:
-		m.replay(w, r, req.Key, res.Response)
+		m.replay(w, r, req.Key, res.Response, header)
 	case InFlight:
 		m.record(r.Context(), outInFlight, 0)
 		o.ErrorHandler(w, r, ErrInFlight.New("The first request with this key is still being processed; retry later with the same key.").
@@ -315,13 +319,23 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 // a claim nobody knows about, which would answer the client's retry with
 // ErrInFlight until the lease runs out. The caller releases a claim whose
 // client has gone.
-func (m *Middleware) claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
+//
+// A completed record's headers are in header when the store is a
+// MemoryStore (which kept them as recorded), and in the result's
+// Response.Header otherwise.
+func (m *Middleware) claim(ctx context.Context, req ClaimRequest) (res ClaimResult, header recordedHeader, err error) {
+	if m.mem != nil {
+		res, err = m.mem.claim(ctx, req, &header)
+		return res, header, err
+	}
 	if m.local {
-		return m.store.Claim(ctx, req)
+		res, err = m.store.Claim(ctx, req)
+		return res, nil, err
 	}
 	ctx, cancel := m.detached(ctx)
 	defer cancel()
-	return m.store.Claim(ctx, req)
+	res, err = m.store.Claim(ctx, req)
+	return res, nil, err
 }
 
 // detached returns a context for store work that must finish once begun,

@@ -8,20 +8,58 @@ import (
 )
 
 // recorder passes a response through to the client and keeps a copy of
-// its status, allow-listed headers and body (up to max bytes) for replay.
+// its status, allow-listed headers and body (up to MaxResponseBytes) for
+// replay.
 type recorder struct {
 	http.ResponseWriter
-	allow       map[string]struct{} // canonical header names to record
-	max         int
+	m           *Middleware // its allow-list and MaxResponseBytes apply
 	status      int
 	wroteHeader bool
-	header      http.Header
+	reason      reason         // why the response is not replayable, or 0
+	header      recordedHeader // for a MemoryStore
+	headerMap   http.Header    // for other stores
 	body        []byte
-	reason      Reason // why the response is not replayable, or ""
 }
 
+// recordedHeader is a recorded response's allow-listed headers: two
+// allocations where an http.Header takes three and four times the bytes.
+// A MemoryStore keeps it as it is; other stores get an http.Header. It is
+// immutable once recorded.
+type recordedHeader []headerField
+
+type headerField struct {
+	name   string
+	values []string
+}
+
+// httpHeader returns h as a new http.Header that shares h's values, or nil
+// when h is.
+func (h recordedHeader) httpHeader() http.Header {
+	if h == nil {
+		return nil
+	}
+	hh := make(http.Header, len(h))
+	for _, f := range h {
+		hh[f.name] = f.values
+	}
+	return hh
+}
+
+// reason is a [Reason] in one byte, which keeps the per-request state of
+// the middleware within one allocation size class.
+type reason uint8
+
+const (
+	replayable reason = iota
+	streamed
+	hijacked
+	tooLarge
+)
+
+var reasons = [...]Reason{replayable: "", streamed: ReasonStreamed, hijacked: ReasonHijacked, tooLarge: ReasonTooLarge}
+
 func (rw *recorder) WriteHeader(code int) {
-	if rw.wroteHeader || rw.reason == ReasonHijacked {
+	if rw.wroteHeader || rw.reason == hijacked {
 		rw.ResponseWriter.WriteHeader(code) // let net/http report the superfluous call
 		return
 	}
@@ -33,7 +71,7 @@ func (rw *recorder) WriteHeader(code int) {
 	rw.status = code
 	rw.snapshot()
 	if code == http.StatusSwitchingProtocols {
-		rw.reason = ReasonHijacked
+		rw.reason = hijacked
 	}
 	rw.ResponseWriter.WriteHeader(code)
 }
@@ -54,19 +92,29 @@ func (rw *recorder) snapshot() {
 		}
 	}
 	if len(keep) > 0 {
-		// One map and one backing array for all values.
-		rw.header = make(http.Header, len(keep))
+		// One backing array for all values.
 		all := make([]string, 0, values)
-		for _, k := range keep {
-			start := len(all)
-			all = append(all, h[k]...)
-			rw.header[k] = all[start:len(all):len(all)]
+		if rw.m.mem != nil {
+			// A MemoryStore keeps the fields as they are: no map.
+			rw.header = make(recordedHeader, len(keep))
+			for i, k := range keep {
+				start := len(all)
+				all = append(all, h[k]...)
+				rw.header[i] = headerField{name: k, values: all[start:len(all):len(all)]}
+			}
+		} else {
+			rw.headerMap = make(http.Header, len(keep))
+			for _, k := range keep {
+				start := len(all)
+				all = append(all, h[k]...)
+				rw.headerMap[k] = all[start:len(all):len(all)]
+			}
 		}
 	}
-	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == "" {
+	if ct := h["Content-Type"]; len(ct) > 0 && rw.reason == replayable {
 		mt, _, _ := strings.Cut(ct[0], ";")
 		if strings.EqualFold(strings.TrimSpace(mt), "text/event-stream") {
-			rw.reason = ReasonStreamed
+			rw.reason = streamed
 		}
 	}
 }
@@ -75,10 +123,14 @@ func (rw *recorder) snapshot() {
 // a name that is not in canonical form (h["ETag"] = ...); net/http sends it
 // as it is, so it is recorded and replayed as it is.
 func (rw *recorder) allowed(k string) bool {
-	if _, ok := rw.allow[k]; ok {
+	if _, ok := rw.m.allow[k]; ok {
 		return true
 	}
-	_, ok := rw.allow[http.CanonicalHeaderKey(k)]
+	c := http.CanonicalHeaderKey(k)
+	if c == k {
+		return false // the usual case: k is canonical and not allowed
+	}
+	_, ok := rw.m.allow[c]
 	return ok
 }
 
@@ -86,9 +138,9 @@ func (rw *recorder) Write(p []byte) (int, error) {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.reason == "" {
-		if len(rw.body)+len(p) > rw.max {
-			rw.reason = ReasonTooLarge
+	if rw.reason == replayable {
+		if len(rw.body)+len(p) > rw.m.opts.MaxResponseBytes {
+			rw.reason = tooLarge
 			rw.body = nil
 		} else {
 			rw.body = append(rw.body, p...)
@@ -107,8 +159,8 @@ func (rw *recorder) FlushError() error {
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
-	if rw.reason == "" {
-		rw.reason = ReasonStreamed
+	if rw.reason == replayable {
+		rw.reason = streamed
 		rw.body = nil
 	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
@@ -119,7 +171,7 @@ func (rw *recorder) FlushError() error {
 func (rw *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(rw.ResponseWriter).Hijack()
 	if err == nil {
-		rw.reason = ReasonHijacked
+		rw.reason = hijacked
 		rw.body = nil
 	}
 	return c, brw, err
@@ -134,12 +186,15 @@ func (rw *recorder) Unwrap() http.ResponseWriter { return rw.ResponseWriter }
 // flush or a hijack). When it did not, nothing is known of the response:
 // net/http sends an implicit 200 only if nobody writes to the underlying
 // writer after the middleware returns.
-func (rw *recorder) response() (resp Response, seen bool) {
-	if !rw.wroteHeader && rw.reason != ReasonHijacked {
-		return Response{}, false
+//
+// The recorded headers are in resp.Header, or, when the store is a
+// MemoryStore, apart in header, which the store keeps as it is.
+func (rw *recorder) response() (resp Response, header recordedHeader, seen bool) {
+	if !rw.wroteHeader && rw.reason != hijacked {
+		return Response{}, nil, false
 	}
-	if rw.reason != "" {
-		return Response{Status: rw.status, NotReplayable: rw.reason}, true
+	if rw.reason != replayable {
+		return Response{Status: rw.status, NotReplayable: reasons[rw.reason]}, nil, true
 	}
-	return Response{Status: rw.status, Header: rw.header, Body: rw.body}, true
+	return Response{Status: rw.status, Header: rw.headerMap, Body: rw.body}, rw.header, true
 }

@@ -9,7 +9,7 @@ import (
 // replay writes a recorded response. The header values are copied: the
 // store's response is shared with every replay, and what reaches the
 // ResponseWriter belongs to the code around the middleware.
-func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key RecordKey, resp Response) {
+func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key RecordKey, resp Response, header recordedHeader) {
 	if resp.NotReplayable != "" {
 		m.record(r.Context(), outNotReplayable, 0)
 		m.opts.ErrorHandler(w, r, ErrNotReplayable.New("The request with this key was processed, but its response was not recorded.").
@@ -30,7 +30,7 @@ func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key RecordKe
 	// One backing array for the values, HeaderReplayed's included, when
 	// each header has one value (the usual case); each header's values
 	// are a capped slice of it, so a later append copies.
-	all := make([]string, 1, len(resp.Header)+1)
+	all := make([]string, 1, len(resp.Header)+len(header)+1)
 	all[0] = "true"
 	h := w.Header()
 	h[HeaderReplayed] = all[0:1:1]
@@ -38,6 +38,11 @@ func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, key RecordKe
 		start := len(all)
 		all = append(all, v...)
 		h[k] = all[start:len(all):len(all)]
+	}
+	for _, f := range header { // from a MemoryStore, in place of resp.Header
+		start := len(all)
+		all = append(all, f.values...)
+		h[f.name] = all[start:len(all):len(all)]
 	}
 	w.WriteHeader(resp.Status)
 	if r.Method != http.MethodHead && len(resp.Body) > 0 {

@@ -316,3 +316,38 @@ func TestDefaultReplayHeadersIsACopy(t *testing.T) {
 		t.Fatalf("DefaultReplayHeaders() = %v after a caller changed its copy", got)
 	}
 }
+
+// The http.Header that MemoryStore.Get and Claim return for a response the
+// middleware recorded is the caller's: deleting from it changes no later
+// replay.
+func TestMemoryStoreRecordHeaderIsTheCallers(t *testing.T) {
+	store := newMemory(t, nil)
+	h := newMW(t, store, idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "/orders/42")
+		w.Header().Add("Link", "</a>; rel=a")
+		w.Header().Add("Link", "</b>; rel=b")
+		w.WriteHeader(http.StatusCreated)
+	}))
+	serve(h, req{})
+	key := recordKeyFor(t, req{}.build())
+	ctx := t.Context()
+	rec, err := store.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := store.Claim(ctx, idempotency.ClaimRequest{Key: key, Fingerprint: rec.Fingerprint, Lease: time.Minute, Retention: time.Hour})
+	if err != nil || res.Outcome != idempotency.Completed {
+		t.Fatalf("Claim = %v, %v", res.Outcome, err)
+	}
+	for _, got := range []http.Header{rec.Response.Header, res.Response.Header} {
+		if got.Get("Location") != "/orders/42" || strings.Join(got["Link"], "|") != "</a>; rel=a|</b>; rel=b" {
+			t.Fatalf("record header = %v", got)
+		}
+		delete(got, "Location")
+		delete(got, "Link")
+	}
+	rep := serve(h, req{})
+	if rep.Header().Get("Location") != "/orders/42" || len(rep.Header()["Link"]) != 2 {
+		t.Fatalf("replayed header = %v", rep.Header())
+	}
+}

@@ -18,39 +18,43 @@ import (
 // returns, and a handler that does anyway must not see another request's
 // bytes.
 func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handler, key RecordKey, res ClaimResult, body []byte) {
-	// One allocation for the per-request state.
+	// One allocation for the per-request state, the request handed to
+	// next included: r.WithContext's copy is made on the stack and copied
+	// in, instead of being allocated on its own.
 	x := &struct {
 		ctx  execContext
 		rw   recorder
 		hb   heartbeat
 		body bodyReader
+		req  http.Request
 	}{}
 	ctx, rw, hb := &x.ctx, &x.rw, &x.hb
 	st := &ctx.st
 	ctx.Context = r.Context()
-	st.exec = Execution{Fence: res.Owner.Fence, Takeover: res.Takeover}
-	*rw = recorder{ResponseWriter: w, allow: m.allow, max: m.opts.MaxResponseBytes}
+	st.fence, st.takeover = res.Owner.Fence, res.Takeover
+	*rw = recorder{ResponseWriter: w, m: m}
 	if body != nil {
-		x.body.Reset(body)
+		x.body.r.Reset(body) // not shared yet: no lock needed
 		r.Body = &x.body
 	}
 	m.startHeartbeat(hb, key, res.Owner)
 	finished := false
 	defer func() {
 		x.body.Reset(nil)
-		hb.stop()
 		if finished {
-			return
+			return // the heartbeat was stopped when next returned
 		}
 		// The handler panicked (http.ErrAbortHandler included): nothing
 		// trustworthy was recorded, so let a retry run again.
+		m.beats.stop(hb)
 		m.release(r.Context(), key, res.Owner)
 	}()
-	next.ServeHTTP(rw, r.WithContext(ctx))
+	x.req = *r.WithContext(ctx)
+	next.ServeHTTP(rw, &x.req)
 	finished = true
-	hb.stop()
+	m.beats.stop(hb)
 
-	resp, seen := rw.response()
+	resp, header, seen := rw.response()
 	if !seen {
 		// The handler wrote nothing through rw. net/http would send an
 		// implicit 200, but a router may yet render an error of its own
@@ -67,18 +71,23 @@ func (m *Middleware) run(w http.ResponseWriter, r *http.Request, next http.Handl
 		d = o
 	}
 	if resp.NotReplayable == ReasonHijacked || d == KeepResponse {
-		m.complete(r.Context(), key, res.Owner, resp)
+		m.complete(r.Context(), key, res.Owner, resp, header)
 		return
 	}
 	m.release(r.Context(), key, res.Owner)
 }
 
-// complete records the response. The handler has run: a record left
-// pending is taken over once its lease runs out, and the request runs
-// again.
-func (m *Middleware) complete(ctx context.Context, key RecordKey, owner Owner, resp Response) {
+// complete records the response, whose headers are in header when the
+// store is a MemoryStore. The handler has run: a record left pending is
+// taken over once its lease runs out, and the request runs again.
+func (m *Middleware) complete(ctx context.Context, key RecordKey, owner Owner, resp Response, header recordedHeader) {
 	m.persist(ctx, key, "record response", "a retry may run the request again once the lease runs out",
-		func(ctx context.Context) error { return m.store.Complete(ctx, key, owner, resp, m.opts.Retention) })
+		func(ctx context.Context) error {
+			if m.mem != nil {
+				return m.mem.complete(ctx, key, owner, resp, header, m.opts.Retention)
+			}
+			return m.store.Complete(ctx, key, owner, resp, m.opts.Retention)
+		})
 }
 
 // release deletes the claim so that a retry runs the request again. Left

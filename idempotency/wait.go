@@ -10,14 +10,14 @@ import (
 // stops early, with ctx's error, when the client goes away. The delay
 // between polls doubles from 5 ms to 200 ms, so a short first request is
 // replayed promptly and a long one costs a few store calls a second.
-func (m *Middleware) wait(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
+func (m *Middleware) wait(ctx context.Context, req ClaimRequest) (ClaimResult, recordedHeader, error) {
 	deadline := time.Now().Add(m.opts.WaitTimeout)
 	delay := 5 * time.Millisecond
 	var t *time.Timer
 	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return ClaimResult{Outcome: InFlight}, nil
+			return ClaimResult{Outcome: InFlight}, nil, nil
 		}
 		if t == nil {
 			t = time.NewTimer(min(delay, left))
@@ -27,13 +27,13 @@ func (m *Middleware) wait(ctx context.Context, req ClaimRequest) (ClaimResult, e
 		}
 		select {
 		case <-ctx.Done():
-			return ClaimResult{}, ctx.Err()
+			return ClaimResult{}, nil, ctx.Err()
 		case <-t.C:
 		}
 		delay = min(2*delay, 200*time.Millisecond)
-		res, err := m.claim(ctx, req)
+		res, header, err := m.claim(ctx, req)
 		if err != nil || res.Outcome != InFlight {
-			return res, err
+			return res, header, err
 		}
 	}
 }
