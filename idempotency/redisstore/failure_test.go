@@ -121,9 +121,11 @@ func TestHungServerCutOffAtTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The accept loop is counted too, so that a connection it adds after
+	// Close never races with Wait on a zero counter.
 	var conns sync.WaitGroup
 	t.Cleanup(func() { ln.Close(); conns.Wait() })
-	go func() {
+	conns.Go(func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
@@ -131,7 +133,7 @@ func TestHungServerCutOffAtTimeout(t *testing.T) {
 			}
 			conns.Go(func() { _, _ = io.Copy(io.Discard, c); c.Close() }) // read, never answer
 		}
-	}()
+	})
 	client := redis.NewClient(&redis.Options{Addr: ln.Addr().String(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
 	const timeout = 200 * time.Millisecond
