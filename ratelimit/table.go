@@ -201,13 +201,9 @@ func (t *table[S]) get(key string, now int64) (e *entry[S], s *shardData[S], cre
 	h := t.hash(key)
 	s = &t.shards[h&t.mask].shardData
 	if now < s.idleAt.Load() {
-		if e = s.idx.Load().candidate(h); e != nil {
-			// Lock, then compare the key: they share a cache line, and
-			// when another core holds it (one hot key on several cores)
-			// the lock's write fetches it once, where a comparison first
-			// would fetch it to read and again to write.
+		if e = s.idx.Load().find(h, key); e != nil {
 			e.mu.Lock()
-			if !e.dead && e.is(key) {
+			if !e.dead {
 				e.touch(now)
 				return e, s, false
 			}
@@ -305,23 +301,6 @@ func (x *index[S]) find(h uint64, key string) *entry[S] {
 			return nil
 		}
 		if sl.hash.Load() == h && e.is(key) {
-			return e
-		}
-		i = (i + 1) & m
-	}
-	return nil
-}
-
-// candidate returns the first entry indexed with hash h, or nil: key's
-// entry, unless another key has the same 64-bit hash. Like find, it takes
-// no lock and ends whatever the index's writer does meanwhile.
-func (x *index[S]) candidate(h uint64) *entry[S] {
-	m := uint64(len(x.slots) - 1)
-	i := x.home(h)
-	for range x.slots {
-		sl := &x.slots[i]
-		e := sl.e.Load()
-		if e == nil || sl.hash.Load() == h {
 			return e
 		}
 		i = (i + 1) & m
