@@ -14,8 +14,8 @@ type MemoryOptions struct {
 	// counters restart from zero. Keys being denied are forgotten last,
 	// only when a shard holds nothing else: forgetting one would reset its
 	// quota, so a client flooding the limiter with new keys cannot reset
-	// its own exhausted key. Default 100 000, which is about 12 MB with one
-	// policy and 21 MB with more (keys longer than 29 bytes add their own
+	// its own exhausted key. Default 100 000, which is about 15 MB with one
+	// policy and 21 MB with more (keys longer than 27 bytes add their own
 	// length).
 	MaxKeys int
 	// Shards is the number of independently locked shards, rounded up to a
