@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"hash/maphash"
@@ -157,10 +158,24 @@ func (s *MemoryStore) nextFence(now time.Time, above int64) int64 {
 func (s *MemoryStore) Claim(ctx context.Context, req ClaimRequest) (ClaimResult, error) {
 	var header recordedHeader
 	res, err := s.claim(ctx, req, &header)
-	if header != nil {
-		res.Response.Header = header.httpHeader()
+	if res.Outcome == Completed {
+		res.Response = copyResponse(res.Response, header)
 	}
 	return res, err
+}
+
+// copyResponse returns the stored response resp (with header, when the
+// middleware recorded it as a field list) with a header and body of its
+// own: a caller of Get or Claim that changes them in place must not change
+// the record that later replays read.
+func copyResponse(resp Response, header recordedHeader) Response {
+	if header != nil {
+		resp.Header = header.httpHeader()
+	} else {
+		resp.Header = resp.Header.Clone()
+	}
+	resp.Body = bytes.Clone(resp.Body)
+	return resp
 }
 
 // claim is Claim for the middleware: the headers of a completed record
@@ -306,6 +321,8 @@ func (s *MemoryStore) Extend(ctx context.Context, key RecordKey, owner Owner, le
 
 // Complete implements [Store].
 func (s *MemoryStore) Complete(ctx context.Context, key RecordKey, owner Owner, resp Response, retention time.Duration) error {
+	// The record keeps copies: the caller may reuse its header and body.
+	resp.Header, resp.Body = resp.Header.Clone(), bytes.Clone(resp.Body)
 	return s.complete(ctx, key, owner, resp, nil, retention)
 }
 
@@ -384,10 +401,7 @@ func (s *MemoryStore) Get(ctx context.Context, key RecordKey) (Record, error) {
 	if e.state == Pending {
 		rec.LeaseRemaining = span(s.offset(now), e.lease)
 	} else {
-		rec.Response = e.resp
-		if e.header != nil {
-			rec.Response.Header = e.header.httpHeader()
-		}
+		rec.Response = copyResponse(e.resp, e.header)
 	}
 	return rec, nil
 }

@@ -32,15 +32,23 @@ type headerField struct {
 	values []string
 }
 
-// httpHeader returns h as a new http.Header that shares h's values, or nil
+// httpHeader returns h as a new http.Header with values of its own (in
+// one backing array, each header's capped, so an append copies), or nil
 // when h is.
 func (h recordedHeader) httpHeader() http.Header {
 	if h == nil {
 		return nil
 	}
+	n := 0
+	for _, f := range h {
+		n += len(f.values)
+	}
+	all := make([]string, 0, n)
 	hh := make(http.Header, len(h))
 	for _, f := range h {
-		hh[f.name] = f.values
+		start := len(all)
+		all = append(all, f.values...)
+		hh[f.name] = all[start:len(all):len(all)]
 	}
 	return hh
 }

@@ -317,9 +317,9 @@ func TestDefaultReplayHeadersIsACopy(t *testing.T) {
 	}
 }
 
-// The http.Header that MemoryStore.Get and Claim return for a response the
-// middleware recorded is the caller's: deleting from it changes no later
-// replay.
+// The response that MemoryStore.Get and Claim return for a response the
+// middleware recorded is the caller's: deleting from its header, or
+// rewriting its values or body in place, changes no later replay.
 func TestMemoryStoreRecordHeaderIsTheCallers(t *testing.T) {
 	store := newMemory(t, nil)
 	h := newMW(t, store, idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -327,6 +327,7 @@ func TestMemoryStoreRecordHeaderIsTheCallers(t *testing.T) {
 		w.Header().Add("Link", "</a>; rel=a")
 		w.Header().Add("Link", "</b>; rel=b")
 		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":42}`))
 	}))
 	serve(h, req{})
 	key := recordKeyFor(t, req{}.build())
@@ -339,15 +340,42 @@ func TestMemoryStoreRecordHeaderIsTheCallers(t *testing.T) {
 	if err != nil || res.Outcome != idempotency.Completed {
 		t.Fatalf("Claim = %v, %v", res.Outcome, err)
 	}
-	for _, got := range []http.Header{rec.Response.Header, res.Response.Header} {
-		if got.Get("Location") != "/orders/42" || strings.Join(got["Link"], "|") != "</a>; rel=a|</b>; rel=b" {
-			t.Fatalf("record header = %v", got)
+	for _, got := range []idempotency.Response{rec.Response, res.Response} {
+		if got.Header.Get("Location") != "/orders/42" || strings.Join(got.Header["Link"], "|") != "</a>; rel=a|</b>; rel=b" {
+			t.Fatalf("record header = %v", got.Header)
 		}
-		delete(got, "Location")
-		delete(got, "Link")
+		got.Header["Link"][0] = "rewritten"
+		delete(got.Header, "Location")
+		copy(got.Body, "rewritten")
 	}
 	rep := serve(h, req{})
-	if rep.Header().Get("Location") != "/orders/42" || len(rep.Header()["Link"]) != 2 {
-		t.Fatalf("replayed header = %v", rep.Header())
+	if rep.Header().Get("Location") != "/orders/42" || strings.Join(rep.Header()["Link"], "|") != "</a>; rel=a|</b>; rel=b" || rep.Body.String() != `{"id":42}` {
+		t.Fatalf("replayed %v %q", rep.Header(), rep.Body.String())
+	}
+}
+
+// A response completed through MemoryStore.Complete is kept as it was:
+// the caller may reuse its header and body afterwards.
+func TestMemoryStoreCompleteKeepsACopy(t *testing.T) {
+	store := newMemory(t, nil)
+	ctx := t.Context()
+	key := idempotency.RecordKey{Scope: "s", ID: "k"}
+	res, err := store.Claim(ctx, idempotency.ClaimRequest{Key: key, Fingerprint: "fp", Lease: time.Minute, Retention: time.Hour})
+	if err != nil || res.Outcome != idempotency.Claimed {
+		t.Fatalf("Claim = %v, %v", res.Outcome, err)
+	}
+	header, body := http.Header{"Location": {"/orders/7"}}, []byte(`{"id":7}`)
+	if err := store.Complete(ctx, key, res.Owner, idempotency.Response{Status: 201, Header: header, Body: body}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	header["Location"][0] = "reused"
+	header.Set("X-Other", "1")
+	copy(body, "reused")
+	rec, err := store.Get(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.Response; got.Header.Get("Location") != "/orders/7" || len(got.Header) != 1 || string(got.Body) != `{"id":7}` {
+		t.Fatalf("stored %v %q after the caller reused its header and body", got.Header, got.Body)
 	}
 }
