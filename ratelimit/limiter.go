@@ -113,7 +113,8 @@ type Limiter interface {
 	// returned Decision is then the zero value.
 	AllowN(ctx context.Context, key string, n int64) (Decision, error)
 	// Policies returns the policies checked by AllowN, in a fixed order that
-	// Decision.Result follows. Callers must not modify the slice.
+	// Decision.Result follows, in a slice of the caller's own: changing it
+	// changes nothing in the Limiter.
 	Policies() []Policy
 }
 

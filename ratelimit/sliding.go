@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/backstop-go/backstop/internal/slidingwindow"
@@ -77,7 +78,7 @@ func NewSlidingWindow(policies []Policy, opts MemoryOptions) (*SlidingWindow, er
 }
 
 // Policies implements Limiter.
-func (l *SlidingWindow) Policies() []Policy { return l.policies }
+func (l *SlidingWindow) Policies() []Policy { return slices.Clone(l.policies) }
 
 // Len returns the number of keys currently tracked.
 func (l *SlidingWindow) Len() int {

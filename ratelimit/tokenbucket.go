@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,7 +45,7 @@ func NewTokenBucket(policies []Policy, opts MemoryOptions) (*TokenBucket, error)
 }
 
 // Policies implements Limiter.
-func (l *TokenBucket) Policies() []Policy { return l.policies }
+func (l *TokenBucket) Policies() []Policy { return slices.Clone(l.policies) }
 
 // Len returns the number of keys currently tracked.
 func (l *TokenBucket) Len() int { return l.table.len() }

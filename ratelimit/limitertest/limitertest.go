@@ -62,6 +62,7 @@ func NewClock() *Clock { return clocktest.New() }
 
 // Run runs the conformance suite as subtests of t.
 func Run(t *testing.T, h Harness) {
+	t.Run("PoliciesAreACopy", func(t *testing.T) { testPoliciesCopy(t, h) })
 	t.Run("InvalidCost", func(t *testing.T) { testInvalidCost(t, h) })
 	t.Run("FreshKey", func(t *testing.T) { testFreshKey(t, h) })
 	t.Run("ExactCount", func(t *testing.T) { testExactCount(t, h) })
@@ -100,5 +101,26 @@ func want(t *testing.T, what string, d ratelimit.Decision, allowed bool, remaini
 	}
 	if allowed && d.RetryAfter != 0 {
 		t.Fatalf("%s: allowed with RetryAfter %v", what, d.RetryAfter)
+	}
+}
+
+// testPoliciesCopy: the slice Policies returns is the caller's; changing
+// it changes neither the limiter's policies nor its decisions.
+func testPoliciesCopy(t *testing.T, h Harness) {
+	l, _ := h.New(t, []ratelimit.Policy{{Name: "p", Limit: 2, Window: time.Minute}})
+	p := l.Policies()
+	p[0].Name, p[0].Limit = "changed", 1000
+	if got := l.Policies(); got[0].Name != "p" || got[0].Limit != 2 {
+		t.Fatalf("Policies() = %+v after a caller changed the slice it got", got)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		d, err := l.AllowN(ctx, "k", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Allowed != (i < 2) {
+			t.Fatalf("request %d: allowed %v with a limit of 2", i+1, d.Allowed)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,7 +131,7 @@ func New(client redis.UniversalClient, policies []ratelimit.Policy, opts Options
 }
 
 // Policies implements ratelimit.Limiter.
-func (l *Limiter) Policies() []ratelimit.Policy { return l.policies }
+func (l *Limiter) Policies() []ratelimit.Policy { return slices.Clone(l.policies) }
 
 // AllowN implements ratelimit.Limiter. Errors from Redis, including the
 // timeout, wrap ratelimit.ErrStoreUnavailable; a done ctx returns its error.
