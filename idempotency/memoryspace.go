@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"container/heap"
 	"hash/maphash"
 	"math"
 	"sync"
@@ -233,9 +234,9 @@ func span(from, to int64) time.Duration {
 	return time.Duration(d)
 }
 
-// expiryHeap is a min-heap of a shard's entries by expiry. Each item
-// carries its entry's expiry (an offset from the store's epoch), so that
-// ordering reads no entry; e.index follows the item.
+// expiryHeap is a min-heap (container/heap) of a shard's entries by
+// expiry. Each item carries its entry's expiry (an offset from the store's
+// epoch), so that ordering reads no entry; e.index follows the item.
 type expiryHeap []expiryItem
 
 type expiryItem struct {
@@ -243,18 +244,42 @@ type expiryItem struct {
 	e  *memoryEntry
 }
 
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+
+func (h expiryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].e.index = i
+	h[j].e.index = j
+}
+
+func (h *expiryHeap) Push(x any) {
+	it := x.(expiryItem)
+	it.e.index = len(*h)
+	*h = append(*h, it)
+}
+
+func (h *expiryHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = expiryItem{}
+	*h = old[:len(old)-1]
+	return it
+}
+
+// push adds e, expiring at at. (heap.Push and heap.Remove would pass the
+// item through Push and Pop as an any, an allocation each; appending or
+// shrinking here and letting heap.Fix restore the order does not.)
 func (h *expiryHeap) push(e *memoryEntry, at int64) {
 	e.index = len(*h)
 	*h = append(*h, expiryItem{at: at, e: e})
-	h.up(e.index)
+	heap.Fix(h, e.index)
 }
 
 // fix sets the expiry of the item at i and restores the order.
-func (h expiryHeap) fix(i int, at int64) {
-	h[i].at = at
-	if !h.down(i) {
-		h.up(i)
-	}
+func (h *expiryHeap) fix(i int, at int64) {
+	(*h)[i].at = at
+	heap.Fix(h, i)
 }
 
 // remove deletes the item at i.
@@ -262,48 +287,11 @@ func (h *expiryHeap) remove(i int) {
 	old := *h
 	n := len(old) - 1
 	if i != n {
-		old.swap(i, n)
-		if rest := old[:n]; !rest.down(i) {
-			rest.up(i)
-		}
+		old.Swap(i, n)
 	}
 	old[n] = expiryItem{}
 	*h = old[:n]
-}
-
-func (h expiryHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].e.index = i
-	h[j].e.index = j
-}
-
-func (h expiryHeap) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if h[i].at <= h[j].at {
-			return
-		}
-		h.swap(i, j)
-		j = i
+	if i < n {
+		heap.Fix(h, i)
 	}
-}
-
-// down moves the item at i0 down and reports whether it moved.
-func (h expiryHeap) down(i0 int) bool {
-	i := i0
-	for {
-		j := 2*i + 1
-		if j >= len(h) || j < 0 { // j < 0 after an int overflow
-			break
-		}
-		if r := j + 1; r < len(h) && h[r].at < h[j].at {
-			j = r
-		}
-		if h[j].at >= h[i].at {
-			break
-		}
-		h.swap(i, j)
-		i = j
-	}
-	return i > i0
 }
