@@ -389,3 +389,52 @@ func TestEntryAlignment(t *testing.T) {
 		}
 	}
 }
+
+// A denied key's entry is on its shard's held list with the time it is
+// denied until; once a decision admits it again it is back on the live
+// list, held by nothing (so eviction treats it like any key); a cost above
+// every Limit, which says nothing of the key's quota, changes neither.
+func TestDeniedKeyIsHeldUntilAdmitted(t *testing.T) {
+	for _, kind := range []string{"sliding", "bucket"} {
+		t.Run(kind, func(t *testing.T) {
+			clock := &testClock{now: time.Unix(1e9, 0)}
+			l := newMemoryLimiter(t, kind, []Policy{PerMinute("m", 2)}, MemoryOptions{Shards: 1, Clock: clock.Now})
+			ctx := context.Background()
+			state := func() (held bool, until int64) {
+				t.Helper()
+				switch l := l.(type) {
+				case *SlidingWindow:
+					sh := &l.one.shards[0]
+					e := sh.idx.Load().find(l.one.hash("k"), "k")
+					return e.held.Load() && sh.held.head == e, e.until.Load()
+				case *TokenBucket:
+					sh := &l.table.shards[0]
+					e := sh.idx.Load().find(l.table.hash("k"), "k")
+					return e.held.Load() && sh.held.head == e, e.until.Load()
+				}
+				t.Fatalf("limiter %T", l)
+				return false, 0
+			}
+			for range 3 {
+				_, _ = l.AllowN(ctx, "k", 1)
+			}
+			if held, until := state(); !held || until == 0 {
+				t.Fatalf("denied key: held %v, until %d; want held with a time", held, until)
+			}
+			if d, _ := l.AllowN(ctx, "k", 100); d.Allowed {
+				t.Fatal("a cost above the Limit was admitted")
+			}
+			if held, until := state(); !held || until == 0 {
+				t.Fatalf("after a cost above the Limit: held %v, until %d; want it still held", held, until)
+			}
+			// Within the idle time (two windows), so the same entry decides.
+			clock.now = clock.now.Add(119 * time.Second)
+			if d, _ := l.AllowN(ctx, "k", 1); !d.Allowed {
+				t.Fatal("denied two windows later")
+			}
+			if held, until := state(); held || until != 0 {
+				t.Fatalf("admitted key: held %v, until %d; want live, until 0", held, until)
+			}
+		})
+	}
+}
