@@ -155,17 +155,7 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 		// which cannot forward a wide load from several narrow stores.)
 		d.Allowed, d.binding = true, int8(best)
 		d.Limit, d.Remaining, d.Reset = l.policies[best].Limit, d.results[best].remaining, d.results[best].reset
-		// A key that was being denied has quota again: evictable like any
-		// key.
-		settle := false
-		if e.until.Load() != 0 {
-			e.until.Store(0)
-			settle = e.held.Load()
-		}
-		e.unlock()
-		if settle {
-			s.settle(e, now)
-		}
+		s.release(e, 0, now) // quota again: evictable like any key
 		return
 	}
 	for i := 0; i < np; i++ {
@@ -175,14 +165,10 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 	d.finish(l.policies)
 	// A key being denied is evicted last (see table), until it could be
 	// admitted again. A cost above a Limit says nothing of the key's quota.
-	settle := false
 	if d.RetryAfter > 0 {
-		e.until.Store(now + int64(d.RetryAfter))
-		settle = !e.held.Load()
-	}
-	e.unlock()
-	if settle {
-		s.settle(e, now)
+		s.release(e, now+int64(d.RetryAfter), now)
+	} else {
+		e.unlock()
 	}
 }
 

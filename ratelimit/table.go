@@ -392,6 +392,26 @@ func (s *shardData[S]) settle(e *entry[S], now int64) {
 	}
 }
 
+// release unlocks e after a decision at now that leaves its key denied
+// until the clock reading until, or with quota when until is 0, and puts e
+// on the list that says so (see settle) when that changed. A decision that
+// says nothing of the key's quota (a cost above a Limit) calls e.unlock.
+func (s *shardData[S]) release(e *entry[S], until, now int64) {
+	settle := false
+	switch {
+	case until != 0:
+		e.until.Store(until)
+		settle = !e.held.Load()
+	case e.until.Load() != 0:
+		e.until.Store(0)
+		settle = e.held.Load()
+	}
+	e.unlock()
+	if settle {
+		s.settle(e, now)
+	}
+}
+
 // reclaim drops up to two idle entries from the cold end of each list:
 // amortised O(1), and enough to drain a shard faster than one access can
 // add to it. The lists are only approximately ordered by last use (hits

@@ -103,17 +103,13 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 	// A key being denied is evicted last (see table), until it could be
 	// admitted again.
 	tn := int64(t.Sub(l.epoch))
-	settle := false
-	if !all && d.RetryAfter > 0 {
-		e.until.Store(tn + int64(d.RetryAfter))
-		settle = !e.held.Load()
-	} else if all && e.until.Load() != 0 {
-		e.until.Store(0)
-		settle = e.held.Load()
-	}
-	e.unlock()
-	if settle {
-		s.settle(e, tn)
+	switch {
+	case !all && d.RetryAfter > 0:
+		s.release(e, tn+int64(d.RetryAfter), tn)
+	case all:
+		s.release(e, 0, tn)
+	default:
+		e.unlock()
 	}
 	return d, nil
 }
