@@ -105,7 +105,7 @@ func (l *SlidingWindow) AllowN(ctx context.Context, key string, n int64) (d Deci
 		now = int64(time.Since(l.epoch)) // monotonic only: cheaper than time.Now
 	}
 	if l.one != nil {
-		allowWindows(l, l.one, key, n, now, &d)
+		allowOne(l, key, n, now, &d)
 	} else {
 		allowWindows(l, l.many, key, n, now, &d)
 	}
@@ -158,7 +158,39 @@ func allowWindows[S windowStates](l *SlidingWindow, t *table[S], key string, n, 
 		s.release(e, 0, now) // quota again: evictable like any key
 		return
 	}
-	for i := 0; i < np; i++ {
+	deny(l, e, s, n, now, d)
+}
+
+// allowOne is allowWindows for a one-policy limiter: an admitted request
+// is decided without the loops over policies and the search for the
+// binding one.
+func allowOne(l *SlidingWindow, key string, n, now int64, d *Decision) {
+	e, s, _ := l.one.get(key, now)
+	now = e.lastUse // as in allowWindows
+	w, limit := l.windows[0], l.policies[0].Limit
+	st := rollWindow(e.state[0], now, w)
+	elapsed := now - st.start
+	share := slidingwindow.Share(st.prev, w, elapsed)
+	if !slidingwindow.AdmitsShare(share, st.curr, limit, n) {
+		e.state[0] = st
+		deny(l, e, s, n, now, d)
+		return
+	}
+	remaining := slidingwindow.RemainingAfter(share, st.curr, limit, n)
+	st.curr += n
+	e.state[0] = st
+	reset := time.Duration(w - elapsed)
+	d.n, d.allowed, d.Allowed, d.binding = 1, 1, true, 0
+	d.results[0] = result{remaining: remaining, reset: reset}
+	d.Limit, d.Remaining, d.Reset = limit, remaining, reset
+	s.release(e, 0, now) // as in allowWindows
+}
+
+// deny decides for n units of a key some policy denies, with e locked and
+// its windows rolled to now, into d, and unlocks e.
+func deny[S windowStates](l *SlidingWindow, e *entry[S], s *shardData[S], n, now int64, d *Decision) {
+	d.n = int8(len(l.policies))
+	for i := range l.policies {
 		d.set(i, assessWindow(e.state[i], l.policies[i].Limit, n, now, l.windows[i]))
 	}
 	unconsume(d, n)
