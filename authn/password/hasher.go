@@ -70,9 +70,17 @@ type Options struct {
 	MaxPasswordBytes int
 
 	// Concurrency is how many hashes run at once; callers beyond it wait
-	// for a slot. Peak memory for hashing is then Concurrency × Memory KiB
-	// (for the Hasher's own parameters). Default runtime.GOMAXPROCS(0) at
-	// the time New is called.
+	// for a slot. The memory that hashes in progress hold is then at most
+	// Concurrency × Memory KiB (for the Hasher's own parameters). Default
+	// runtime.GOMAXPROCS(0) at the time New is called.
+	//
+	// Each hash allocates its memory afresh (golang.org/x/crypto/argon2
+	// takes no buffer), and a finished hash's memory is garbage until the
+	// collector's next cycle: with GOGC=100 and no memory limit the heap
+	// can reach about (2 × Concurrency + 1) × Memory before a cycle frees
+	// it. A memory limit of about 2 × Concurrency × Memory plus the rest
+	// of the process's heap (GOMEMLIMIT, or debug.SetMemoryLimit) keeps
+	// the peak there; bench/cmd/argon2rss measures both.
 	Concurrency int
 	// MaxWait is how long a caller waits for a slot before ErrBusy. Default
 	// 5s. A context that ends first ends the wait with its error.
