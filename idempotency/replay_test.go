@@ -379,3 +379,39 @@ func TestMemoryStoreCompleteKeepsACopy(t *testing.T) {
 		t.Fatalf("stored %v %q after the caller reused its header and body", got.Header, got.Body)
 	}
 }
+
+// A handler suppresses a header net/http would add by setting it to nil
+// (here the sniffed Content-Type of an HTML-looking body). The replay
+// must suppress it too, from a MemoryStore (its own path) and from any
+// other store.
+func TestSuppressedHeaderStaysSuppressed(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func(t *testing.T) idempotency.Store
+	}{
+		{"memory", func(t *testing.T) idempotency.Store { return newMemory(t, nil) }},
+		{"other store", func(t *testing.T) idempotency.Store { return &signalStore{Store: newMemory(t, nil)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(newMW(t, tc.store(t), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header()["Content-Type"] = nil
+				w.Header().Set("Location", "/orders/42")
+				w.WriteHeader(http.StatusCreated)
+				_, _ = w.Write([]byte("<html><p>not sniffed</p>"))
+			})))
+			defer srv.Close()
+			for i := range 2 {
+				resp, body := postOver(t, srv)
+				if resp.StatusCode != http.StatusCreated || string(body) != "<html><p>not sniffed</p>" || resp.Header.Get("Location") != "/orders/42" {
+					t.Fatalf("response %d = %d %q %v", i, resp.StatusCode, body, resp.Header)
+				}
+				if ct, ok := resp.Header["Content-Type"]; ok {
+					t.Fatalf("response %d has Content-Type %q, which the handler suppressed", i, ct)
+				}
+				if replayed := resp.Header.Get(idempotency.HeaderReplayed) == "true"; replayed != (i == 1) {
+					t.Fatalf("response %d replayed = %v", i, replayed)
+				}
+			}
+		})
+	}
+}

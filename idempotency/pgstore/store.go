@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/backstop-go/backstop/idempotency"
+	"github.com/backstop-go/backstop/idempotency/internal/headercodec"
 )
 
 // DB runs the store's statements: a *pgxpool.Pool (or a wrapper of one).
@@ -180,9 +181,9 @@ func scanClaim(row pgx.Row, token string) (idempotency.ClaimResult, error) {
 }
 
 func response(status *int32, header, body []byte, reason *string) (idempotency.Response, error) {
-	h, err := decodeHeader(header)
+	h, err := headercodec.Decode(header)
 	if err != nil {
-		return idempotency.Response{}, err
+		return idempotency.Response{}, fmt.Errorf("pgstore: %w", err)
 	}
 	r := idempotency.Response{Header: h, Body: body}
 	if status != nil {
@@ -227,7 +228,7 @@ func (s *Store) complete(ctx context.Context, q DB, key idempotency.RecordKey, o
 
 // completeArgs returns the arguments of completeSQL.
 func (s *Store) completeArgs(key idempotency.RecordKey, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) []any {
-	header := encodeHeader(resp.Header)
+	header := headercodec.Encode(resp.Header)
 	var reason *string
 	if resp.NotReplayable != "" {
 		r := string(resp.NotReplayable)

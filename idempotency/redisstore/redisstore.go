@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/backstop-go/backstop/idempotency"
+	"github.com/backstop-go/backstop/idempotency/internal/headercodec"
 )
 
 var (
@@ -342,7 +343,7 @@ func (s *Store) Extend(ctx context.Context, key idempotency.RecordKey, owner ide
 func (s *Store) Complete(ctx context.Context, key idempotency.RecordKey, owner idempotency.Owner, resp idempotency.Response, retention time.Duration) error {
 	k := s.keys(key)
 	reply, resent, err := s.run(ctx, completeScript, k, true, owner.Token, owner.Fence,
-		resp.Status, encodeHeader(resp.Header), resp.Body, string(resp.NotReplayable), ms(retention), k.member)
+		resp.Status, headercodec.Encode(resp.Header), resp.Body, string(resp.NotReplayable), ms(retention), k.member)
 	if n, _ := reply.(int64); n == 2 && err == nil {
 		if resent {
 			return nil // the first attempt completed it before its connection was lost
@@ -406,7 +407,7 @@ func decodeResponse(code, hdr, body, reason any) (idempotency.Response, error) {
 	if err != nil {
 		return idempotency.Response{}, fmt.Errorf("redisstore: %w: corrupt status %q", idempotency.ErrStoreUnavailable, c)
 	}
-	header, err := decodeHeader(h)
+	header, err := headercodec.Decode(h)
 	if err != nil {
 		return idempotency.Response{}, fmt.Errorf("redisstore: %w: %w", idempotency.ErrStoreUnavailable, err)
 	}

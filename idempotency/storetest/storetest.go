@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store, o Options)
 		{"Mismatch", s.mismatch},
 		{"CompleteAndReplay", s.completeAndReplay},
 		{"EmptyResponse", s.emptyResponse},
+		{"HeaderWithoutValues", s.headerWithoutValues},
 		{"NotReplayable", s.notReplayable},
 		{"OwnershipChecks", s.ownershipChecks},
 		{"Release", s.release},
