@@ -24,8 +24,8 @@ import (
 // few KiB, until every value carved from them is unreachable.
 //
 // The chunk advances by index rather than by reslicing: a value costs no
-// pointer write to the chunk, which while the collector marks is a write
-// barrier each (the hot paths' largest GC cost).
+// pointer write to the chunk, each of which is a write barrier while the
+// collector marks.
 type Chunk struct {
 	strs []string // value slices; strs[ns:] unused
 	buf  []byte   // bytes; buf[nb:] unused
