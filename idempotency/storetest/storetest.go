@@ -155,13 +155,20 @@ func assertResponse(t *testing.T, got, want idempotency.Response) {
 // the next claim finds want unchanged.
 func completeAndReplay(t *testing.T, st idempotency.Store, want idempotency.Response) {
 	t.Helper()
+	assertResponse(t, completeAndClaim(t, st, want), want)
+}
+
+// completeAndClaim claims a key, completes it with resp, and returns what
+// the next claim finds.
+func completeAndClaim(t *testing.T, st idempotency.Store, resp idempotency.Response) idempotency.Response {
+	t.Helper()
 	o := mustClaim(t, st, key("k"), "fp", long)
-	if err := st.Complete(ctx(t), key("k"), o, want, long); err != nil {
+	if err := st.Complete(ctx(t), key("k"), o, resp, long); err != nil {
 		t.Fatal(err)
 	}
 	res := claim(t, st, key("k"), "fp", long, long)
 	if res.Outcome != idempotency.Completed {
 		t.Fatalf("outcome = %v, want completed", res.Outcome)
 	}
-	assertResponse(t, res.Response, want)
+	return res.Response
 }
