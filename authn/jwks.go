@@ -60,8 +60,8 @@ type JWKSOptions struct {
 	UnknownKeyWait time.Duration
 	// MaxBytes bounds the response body. Default 1 MiB.
 	MaxBytes int64
-	// Logger receives fetch failures (never keys or tokens). Default
-	// slog.Default().
+	// Logger receives fetch failures (never keys or tokens). Nil means
+	// slog.Default() at the time of each record.
 	Logger *slog.Logger
 }
 
@@ -134,9 +134,6 @@ func NewJWKS(u string, opts JWKSOptions) (*JWKS, error) {
 	}
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultJWKSMaxBytes
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
 	}
 	client := opts.Client
 	if client == nil {
@@ -267,7 +264,11 @@ func (j *JWKS) begin(now time.Time) chan struct{} {
 		close(done)
 		j.mu.Unlock()
 		if err != nil {
-			j.opts.Logger.LogAttrs(context.Background(), slog.LevelWarn, "authn: JWKS fetch failed; keeping the keys already loaded",
+			logger := j.opts.Logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.LogAttrs(context.Background(), slog.LevelWarn, "authn: JWKS fetch failed; keeping the keys already loaded",
 				slog.String("url", j.url), slog.String("error", err.Error()))
 		}
 	}()

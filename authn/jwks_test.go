@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -358,6 +359,35 @@ func FuzzParseJWKSet(f *testing.F) {
 			if k.algs == 0 || k.algs&hmacAlgs != 0 {
 				t.Fatalf("key with algorithms %b", k.algs)
 			}
+		}
+	})
+}
+
+type failingTransport struct{}
+
+func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("issuer unreachable")
+}
+
+// A JWKS without a Logger logs to the slog default of the moment, not of
+// NewJWKS, with the record's level and attributes. (Not parallel: it sets
+// the process's default logger.)
+func TestJWKSNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		j, err := NewJWKS("https://id.example.test/jwks", JWKSOptions{Client: &http.Client{Transport: failingTransport{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs strings.Builder
+		old := slog.Default()
+		slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+		defer slog.SetDefault(old)
+		if err := j.Refresh(context.Background()); err == nil {
+			t.Fatal("Refresh through a failing transport succeeded")
+		}
+		synctest.Wait() // the fetch logs after it wakes its waiters
+		if !strings.Contains(logs.String(), `level=WARN msg="authn: JWKS fetch failed`) {
+			t.Fatalf("the default set after NewJWKS got %q, want the record itself", logs.String())
 		}
 	})
 }

@@ -261,3 +261,25 @@ func TestRetryLoggedAtDebug(t *testing.T) {
 		}
 	})
 }
+
+// A Transport without a Logger logs to the slog default of the moment,
+// not of New. (Not parallel: it sets the process's default logger.)
+func TestNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFake(answer{status: 503})
+		tr := client.New(f, client.Options{})
+		sink := &logSink{}
+		old := slog.Default()
+		slog.SetDefault(slog.New(sink))
+		defer slog.SetDefault(old)
+		req, _ := http.NewRequest("POST", "http://api.test/orders", strings.NewReader("{}"))
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(sink.records) != 1 || sink.records[0].Message != "client: retrying request" {
+			t.Fatalf("the default set after New got %d records, want the retry's", len(sink.records))
+		}
+	})
+}

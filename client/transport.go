@@ -62,7 +62,7 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 
 	// Logger receives one record at debug level per retry. Nil means
-	// slog.Default().
+	// slog.Default() at the time of each record.
 	Logger *slog.Logger
 }
 
@@ -157,9 +157,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Budget.Reserve == 0 {
 		o.Budget.Reserve = 10
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	return o
 }
@@ -447,7 +444,11 @@ func (c *config) noteQuota(h *host, resp *http.Response) {
 }
 
 func (c *config) logRetry(ctx context.Context, req *http.Request, n int, resp *http.Response, err error, wait time.Duration) {
-	if !c.logger.Enabled(ctx, slog.LevelDebug) {
+	logger := c.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if !logger.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
 	attrs := []slog.Attr{
@@ -461,7 +462,7 @@ func (c *config) logRetry(ctx context.Context, req *http.Request, n int, resp *h
 	} else {
 		attrs = append(attrs, slog.Any("error", err))
 	}
-	c.logger.LogAttrs(ctx, slog.LevelDebug, "client: retrying request", attrs...)
+	logger.LogAttrs(ctx, slog.LevelDebug, "client: retrying request", attrs...)
 }
 
 // resend returns the request for the next attempt: a copy of prev (the

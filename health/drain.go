@@ -20,7 +20,7 @@ func (r *Registry) Drain() {
 	r.mustBeNew("Drain")
 	now := time.Now()
 	if r.draining.CompareAndSwap(nil, newResult(ErrDraining, now, 0, false)) {
-		r.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, "health: draining; readiness fails from now on",
+		r.logger().LogAttrs(context.Background(), slog.LevelInfo, "health: draining; readiness fails from now on",
 			slog.Duration("drain_delay", max(r.opts.DrainDelay, 0)))
 	}
 }

@@ -64,7 +64,8 @@ type Options struct {
 	// the call in progress.
 	OnChange func(Change)
 	// Logger receives one record per status change (the failure reason
-	// included) and the start of a drain. Default slog.Default().
+	// included) and the start of a drain. Nil means slog.Default() at the
+	// time of each record.
 	Logger *slog.Logger
 	// MeterProvider provides the check duration histogram and the check
 	// status gauge. Default the OpenTelemetry global provider (a no-op
@@ -97,9 +98,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	if o.MeterProvider == nil {
 		o.MeterProvider = otel.GetMeterProvider()

@@ -111,7 +111,8 @@ func (r *Registry) logChange(ch Change) {
 		level, msg = slog.LevelWarn, "health: check failing"
 	}
 	ctx := context.Background()
-	if !r.opts.Logger.Enabled(ctx, level) {
+	logger := r.logger()
+	if !logger.Enabled(ctx, level) {
 		return
 	}
 	attrs := []slog.Attr{
@@ -122,5 +123,14 @@ func (r *Registry) logChange(ch Change) {
 	if ch.Err != nil {
 		attrs = append(attrs, slog.String("error", ch.Err.Error()))
 	}
-	r.opts.Logger.LogAttrs(ctx, level, msg, attrs...)
+	logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// logger returns the Logger records go to: Options.Logger, else the
+// default now.
+func (r *Registry) logger() *slog.Logger {
+	if r.opts.Logger != nil {
+		return r.opts.Logger
+	}
+	return slog.Default()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -225,4 +226,19 @@ func TestMetricsRecordDurationAndStatus(t *testing.T) {
 		}
 		g.open()
 	})
+}
+
+// A Registry without a Logger logs to the slog default of the moment, not
+// of New, with the record's level and attributes. (Not parallel: it sets
+// the process's default logger.)
+func TestNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
+	reg := health.New(health.Options{})
+	var logs strings.Builder
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	reg.Drain()
+	if !strings.Contains(logs.String(), `level=INFO msg="health: draining; readiness fails from now on" drain_delay=`) {
+		t.Fatalf("the default set after New got %q, want the record itself", logs.String())
+	}
 }

@@ -130,7 +130,7 @@ type Options struct {
 	// rest (the backstop.idempotency.requests counter counts them all).
 	// Client errors (4xx) are not logged. Keys and scopes are never logged, only
 	// the first 16 hex digits of the record ID, which is a hash of both.
-	// Nil means slog.Default().
+	// Nil means slog.Default() at the time of each record.
 	Logger *slog.Logger
 }
 

@@ -154,3 +154,28 @@ func TestNoRetryAfterWhenOnePolicyCanNeverAdmit(t *testing.T) {
 
 // shortDecision is a Limiter whose decisions have the wrong number of
 // results (a buggy third-party Limiter, or one whose Policies changed).
+
+// A Middleware without a Logger logs to the slog default of the moment,
+// not of New: one built in a package-level var logs where main sends it,
+// with its level and attributes. (Not parallel: it sets the process's
+// default logger.)
+func TestNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
+	l, err := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerMinute("m", 1)}, ratelimit.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{
+		Cost:         func(*http.Request) int64 { return -1 },
+		ErrorHandler: quietProblems,
+	})
+	var logs bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	m.Handler(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	// The default of New's time would reach the new one too, through the
+	// log package, but as an INFO line with the record flattened into it.
+	if !strings.Contains(logs.String(), `level=ERROR msg="ratelimit: Options.Cost returned a negative cost"`) {
+		t.Fatalf("the default set after New got %q, want the record itself", logs.String())
+	}
+}

@@ -84,7 +84,9 @@ type Options struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives limiter failures and Cost errors (never keys), at
 	// most one record per second each with a count of the suppressed ones.
-	// Default slog.Default().
+	// Nil means slog.Default() at the time of each record, so a default
+	// set after New (a middleware built in a package-level var, logging
+	// set up in main) is the one used.
 	Logger *slog.Logger
 	// MeterProvider provides the decision counter. Default the OpenTelemetry
 	// global provider (a no-op until an SDK is installed).
@@ -93,6 +95,14 @@ type Options struct {
 
 // withDefaults fills the zero fields and panics on impossible ones: they
 // are programming errors, reported at construction, never at request time.
+// logger returns the Logger records go to: Logger, else the default now.
+func (o *Options) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.Default()
+}
+
 func (o Options) withDefaults(policies []Policy) Options {
 	if o.OnError < FailOpen || o.OnError > FailLocal {
 		panic("ratelimit: New: unknown Options.OnError " + o.OnError.String())
@@ -120,9 +130,6 @@ func (o Options) withDefaults(policies []Policy) Options {
 	}
 	if o.ErrorHandler == nil {
 		o.ErrorHandler = quietProblems.Write
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
 	}
 	if o.MeterProvider == nil {
 		o.MeterProvider = otel.GetMeterProvider()

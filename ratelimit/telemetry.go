@@ -35,7 +35,7 @@ func (t *telemetry) init(opts Options, policies []Policy) {
 		metric.WithDescription("Rate-limit decisions by result (allowed, denied, error) and binding policy."))
 	if err != nil {
 		// A broken MeterProvider must not take rate limiting down with it.
-		opts.Logger.Warn("ratelimit: no decision counter", slog.String("error", err.Error()))
+		opts.logger().Warn("ratelimit: no decision counter", slog.String("error", err.Error()))
 		c = noop.Int64Counter{}
 	}
 	t.counter = c
@@ -89,7 +89,7 @@ func (m *Middleware) fail(ctx context.Context, err error) bool {
 	}
 	if err != errCircuitOpen {
 		if suppressed, ok := m.tel.failLog.Allow(time.Unix(0, now), time.Second); ok {
-			m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "ratelimit: limiter failed",
+			m.opts.logger().LogAttrs(ctx, slog.LevelWarn, "ratelimit: limiter failed",
 				slog.String("error", err.Error()),
 				slog.String("failure_policy", m.opts.OnError.String()),
 				slog.Int64("suppressed", suppressed))
@@ -106,7 +106,7 @@ func (m *Middleware) invalidCost(ctx context.Context, err error) {
 		span.AddEvent("backstop.ratelimit.error", trace.WithAttributes(attribute.String("error.type", "invalid_cost")))
 	}
 	if suppressed, ok := m.tel.costLog.Allow(time.Now(), time.Second); ok {
-		m.opts.Logger.LogAttrs(ctx, slog.LevelError, "ratelimit: Options.Cost returned a negative cost",
+		m.opts.logger().LogAttrs(ctx, slog.LevelError, "ratelimit: Options.Cost returned a negative cost",
 			slog.String("error", err.Error()),
 			slog.Int64("suppressed", suppressed))
 	}

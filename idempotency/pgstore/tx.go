@@ -77,10 +77,7 @@ func NewTxMiddleware(store *Store, pool BatchSender, txOptions pgx.TxOptions, sc
 	if m.errorHandler == nil {
 		m.errorHandler = quietProblems.Write
 	}
-	if m.logger == nil {
-		m.logger = slog.Default()
-	}
-	ts.logger = m.logger
+	ts.logger = m.logger // nil: slog.Default() at the time of each record
 	ra := o.RetryAfter
 	if ra <= 0 {
 		ra = time.Second
@@ -343,7 +340,11 @@ func (ts *txStore) Complete(ctx context.Context, key idempotency.RecordKey, owne
 		// rather than trying again a transaction that no longer exists.
 		sl.commitErr = err
 		sl.end(context.WithoutCancel(ctx), ts.timeout)
-		ts.logger.LogAttrs(ctx, slog.LevelError, "pgstore: cannot commit the request's transaction; answering 503, nothing was done",
+		logger := ts.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.LogAttrs(ctx, slog.LevelError, "pgstore: cannot commit the request's transaction; answering 503, nothing was done",
 			slog.String("record", shortID(key.ID)), slog.Any("error", err))
 		return fmt.Errorf("%w: %w", idempotency.ErrNotOwner, err)
 	}

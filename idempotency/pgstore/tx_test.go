@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -396,4 +398,42 @@ func TestTxConcurrentReplaysAreAllReplays(t *testing.T) {
 	if n := notReplays.Load(); n != 0 {
 		t.Fatalf("%d of 60 concurrent retries of a completed request were not replays", n)
 	}
+}
+
+// A TxMiddleware without a Logger logs to the slog default of the moment,
+// not of NewTxMiddleware, with the record's level and attributes. (Not
+// parallel: it sets the process's default logger.)
+func TestTxNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
+	pool := newPool(t, ordersURL(t), 4)
+	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
+	defer srv.Close()
+	var logs syncBuffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	resp, _, err := post(t, srv.Client(), srv.URL, key, "unfit-commit")
+	if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("got %v %v; want 503", resp, err)
+	}
+	if got := logs.String(); !strings.Contains(got, `level=ERROR msg="pgstore: cannot commit the request's transaction`) {
+		t.Fatalf("the default set after NewTxMiddleware got %q, want the record itself", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer for a handler's goroutines and the test's.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
