@@ -1,34 +1,16 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/backstop-go/backstop/internal/logtest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the client's background goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // go-redis writes its own complaints (failed dials) through its package
 // logger; the service routes them to slog so every line is JSON.
@@ -41,7 +23,7 @@ func TestRedisClientLogsThroughSlog(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	var out syncBuffer
+	var out logtest.Buffer
 	logger := slog.New(slog.NewJSONHandler(&out, nil))
 	rdb := redisClient(Config{RedisURL: "redis://" + addr}, logger)
 	defer rdb.Close()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/backstop-go/backstop/idempotency"
 	"github.com/backstop-go/backstop/idempotency/pgstore"
+	"github.com/backstop-go/backstop/internal/logtest"
 	"github.com/backstop-go/backstop/problem"
 )
 
@@ -407,7 +408,7 @@ func TestTxNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
 	pool := newPool(t, ordersURL(t), 4)
 	srv := httptest.NewServer(newService(pool, pgx.TxOptions{}, nil).handler)
 	defer srv.Close()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(old) })
@@ -418,22 +419,4 @@ func TestTxNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
 	if got := logs.String(); !strings.Contains(got, `level=ERROR msg="pgstore: cannot commit the request's transaction`) {
 		t.Fatalf("the default set after NewTxMiddleware got %q, want the record itself", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a handler's goroutines and the test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
