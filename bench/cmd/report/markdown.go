@@ -99,6 +99,8 @@ func (rep *Report) WriteMarkdown(w io.Writer) {
 		"round-robin across its processes, one comparison at a time. Tables give the median over the rounds "+
 		"and its 95%% confidence interval (`golang.org/x/perf/benchmath`, as benchstat); ratios are of medians. "+
 		"The raw output of each comparison is beside this file (`<id>.txt`), ready for benchstat. "+
+		"A verdict on a time ratio says \"within noise (p=…)\" when the rounds of the two sides, ours scaled by the bound, "+
+		"do not differ significantly (benchstat's Mann-Whitney U test, α = 0.05): that verdict could go either way on another run. "+
 		"Other work may have shared the machine: compare within a table, not across runs.\n\n", e.Count)
 
 	fmt.Fprintf(w, "## Targets\n\n")

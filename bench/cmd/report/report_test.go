@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,5 +264,62 @@ func TestSpreadOfANegativeMedianIsInTheUnit(t *testing.T) {
 	s.Center, s.Lo, s.Hi = 100e-9, 90e-9, 120e-9
 	if got := spread(unitTime, s); got != "20%" {
 		t.Errorf("spread = %q, want 20%%", got)
+	}
+}
+
+// rounds returns go test output of len(ns) rounds of each benchmark at
+// -cpu 1, round i giving benchmark name ns[name][i] ns/op.
+func rounds(ns map[string][]float64, order ...string) string {
+	var b strings.Builder
+	for i := range ns[order[0]] {
+		for _, name := range order {
+			fmt.Fprintf(&b, "Benchmark%s \t 1000000\t %.1f ns/op\t 0 B/op\t 0 allocs/op\n", name, ns[name][i])
+		}
+		b.WriteString("PASS\n")
+	}
+	return b.String()
+}
+
+func TestRatioTargetsSayWhenTheyAreWithinNoise(t *testing.T) {
+	const ours, peer = "RatelimitDecision/backstop-sliding", "RatelimitDecision/sethvargo-memorystore"
+	for _, tc := range []struct {
+		name       string
+		ours, peer []float64
+		met        bool
+		noise      bool
+	}{
+		// Every round of ours below every round of the peer: p = 0.002.
+		{"clearly faster", []float64{60, 61, 62, 63, 64, 65}, []float64{70, 71, 72, 73, 74, 75}, true, false},
+		{"clearly slower", []float64{70, 71, 72, 73, 74, 75}, []float64{60, 61, 62, 63, 64, 65}, false, false},
+		// Interleaved rounds: a median ratio on either side of 1 says nothing.
+		{"a tie, met", []float64{60, 62, 64, 66, 68, 70}, []float64{61, 63, 65, 67, 69, 71}, true, true},
+		{"a tie, missed", []float64{61, 63, 65, 67, 69, 71}, []float64{60, 62, 64, 66, 68, 70}, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := analyzed(t, "ratelimit-decision", rounds(map[string][]float64{ours: tc.ours, peer: tc.peer}, ours, peer))
+			tr := target("test", "x", ratioAtMost(unitTime, ours, peer, 1, 1)).evaluate(res)
+			if (tr.Verdict == Met) != tc.met {
+				t.Errorf("verdict %s (%s), want met=%v", tr.Verdict, tr.Measured, tc.met)
+			}
+			if got := strings.Contains(tr.Measured, "within noise (p="); got != tc.noise {
+				t.Errorf("measured %q: within noise %v, want %v", tr.Measured, got, tc.noise)
+			}
+		})
+	}
+
+	// A factor is tested as a bound: ours × 3 against the peer.
+	const mw, httplimit = "RatelimitMiddleware/backstop", "RatelimitMiddleware/sethvargo-httplimit"
+	for _, tc := range []struct {
+		peer  []float64
+		noise bool
+	}{
+		{[]float64{700, 710, 720, 730, 740, 750}, false}, // 3.5x and more
+		{[]float64{595, 605, 615, 625, 635, 645}, true},  // about 3x
+	} {
+		raw := rounds(map[string][]float64{mw: {200, 202, 204, 206, 208, 210}, httplimit: tc.peer}, mw, httplimit)
+		tr := target("test", "x", fasterThanFastest(mw, []string{httplimit}, 1, 3)).evaluate(analyzed(t, "ratelimit-middleware", raw))
+		if got := strings.Contains(tr.Measured, "within noise"); got != tc.noise {
+			t.Errorf("peer %v: measured %q, within noise %v, want %v", tc.peer, tr.Measured, got, tc.noise)
+		}
 	}
 }

@@ -48,6 +48,7 @@ type Stat struct {
 	benchmath.Summary
 	N        int
 	Min, Max float64
+	Values   []float64 // every round's value, sorted
 }
 
 // Row is one benchmark of a comparison, summarized.
@@ -177,7 +178,7 @@ func (res *Result) analyze() {
 		for unit, vs := range values[k] {
 			sample := benchmath.NewSample(vs, &benchmath.DefaultThresholds)
 			row.Stats[unit] = Stat{benchmath.AssumeNothing.Summary(sample, 0.95), len(vs),
-				sample.Values[0], sample.Values[len(sample.Values)-1]}
+				sample.Values[0], sample.Values[len(sample.Values)-1], sample.Values}
 		}
 		res.Rows = append(res.Rows, row)
 	}

@@ -5,6 +5,8 @@ import (
 	"math"
 	"regexp"
 	"strings"
+
+	"golang.org/x/perf/benchmath"
 )
 
 // Comparison is one peer comparison: which benchmarks to run, which rows are
@@ -122,8 +124,39 @@ func ratioAtMost(unit, a, b string, procs int, most float64) check {
 			return "", false, err
 		}
 		r := va / vb
-		return fmt.Sprintf("%s (%s vs %s)", fmtRatio(r), fmtQty(unit, va), fmtQty(unit, vb)), r <= most, nil
+		return fmt.Sprintf("%s (%s vs %s%s)", fmtRatio(r), fmtQty(unit, va), fmtQty(unit, vb),
+			noise(res, unit, a, 1/most, b, procs)), r <= most, nil
 	}
+}
+
+// noise returns "; within noise (p=…)" when the rounds of a, scaled by
+// scale, and those of b do not differ significantly in unit (benchstat's
+// Mann-Whitney U test at its α of 0.05), and "" otherwise: a verdict taken
+// at that bound could then go either way on another run. Only times are
+// tested; counts such as allocs/op do not vary between rounds.
+func noise(res *Result, unit, a string, scale float64, b string, procs int) string {
+	if unit != unitTime {
+		return ""
+	}
+	ra, rb := res.Row(a, procs), res.Row(b, procs)
+	if ra == nil || rb == nil {
+		return ""
+	}
+	va, vb := ra.Stats[unit].Values, rb.Stats[unit].Values
+	if len(va) == 0 || len(vb) == 0 {
+		return ""
+	}
+	scaled := make([]float64, len(va))
+	for i, v := range va {
+		scaled[i] = v * scale
+	}
+	c := benchmath.AssumeNothing.Compare(
+		benchmath.NewSample(scaled, &benchmath.DefaultThresholds),
+		benchmath.NewSample(vb, &benchmath.DefaultThresholds))
+	if c.P <= c.Alpha {
+		return ""
+	}
+	return fmt.Sprintf("; within noise (p=%.2f)", c.P)
 }
 
 // fasterThanFastest checks that every peer's median time is at least
@@ -144,8 +177,8 @@ func fasterThanFastest(ours string, peers []string, procs int, factor float64) c
 			return "", false, fmt.Errorf("no peer ran")
 		}
 		r := best / vo
-		return fmt.Sprintf("%s faster than %s (%s vs %s)", fmtRatio(r), lastElem(bestName),
-			fmtQty(unitTime, vo), fmtQty(unitTime, best)), r >= factor, nil
+		return fmt.Sprintf("%s faster than %s (%s vs %s%s)", fmtRatio(r), lastElem(bestName),
+			fmtQty(unitTime, vo), fmtQty(unitTime, best), noise(res, unitTime, ours, factor, bestName, procs)), r >= factor, nil
 	}
 }
 
