@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // cannedRatelimit is go test output of three rounds at -cpu 1,2, as the
@@ -320,6 +321,37 @@ func TestRatioTargetsSayWhenTheyAreWithinNoise(t *testing.T) {
 		tr := target("test", "x", fasterThanFastest(mw, []string{httplimit}, 1, 3)).evaluate(analyzed(t, "ratelimit-middleware", raw))
 		if got := strings.Contains(tr.Measured, "within noise"); got != tc.noise {
 			t.Errorf("peer %v: measured %q, within noise %v, want %v", tc.peer, tr.Measured, got, tc.noise)
+		}
+	}
+}
+
+func TestArgon2RSSTargetsTakeTheRunsAtTheDefaults(t *testing.T) {
+	res := RSSResult{N: 50, Limit: 2, MemKiB: 65536, Runs: []RSSRun{
+		{Label: "authn/password, limit 2", Args: []string{"-n", "50", "-limit", "2"}, PeakKiB: 330 << 10, Wall: 4 * time.Second},
+		{Label: "alexedwards/argon2id, unbounded", Args: []string{"-n", "50", "-unbounded"}, PeakKiB: 3200 << 10, Wall: 14 * time.Second},
+		{Label: "authn/password, limit 2, GOMEMLIMIT=256MiB", Env: []string{"GOMEMLIMIT=256MiB"},
+			Args: []string{"-n", "50", "-limit", "2"}, PeakKiB: 264 << 10, Wall: 5 * time.Second},
+	}}
+	res.evaluate()
+	if len(res.Targets) != 2 {
+		t.Fatalf("%d targets, want 2", len(res.Targets))
+	}
+	// 330 MiB at the defaults misses 286 MiB, whatever the limited run says.
+	if tr := res.Targets[0]; tr.Verdict != Missed || !strings.HasPrefix(tr.Measured, "330 MiB") {
+		t.Errorf("peak target: %s (%s), want MISSED on 330 MiB", tr.Verdict, tr.Measured)
+	}
+	if tr := res.Targets[1]; tr.Verdict != Met {
+		t.Errorf("time target: %s (%s), want MET (4s vs 14s)", tr.Verdict, tr.Measured)
+	}
+	var b bytes.Buffer
+	res.writeMarkdown(&b)
+	for _, want := range []string{
+		"\nGOMEMLIMIT=256MiB /usr/bin/time -v /tmp/argon2rss -n 50 -limit 2\n",
+		"\n/usr/bin/time -v /tmp/argon2rss -n 50 -unbounded\n",
+		"| authn/password, limit 2, GOMEMLIMIT=256MiB | 270,336 KiB (264 MiB) |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, b.String())
 		}
 	}
 }
