@@ -25,7 +25,11 @@
 // every attempt of that request, so a server running package idempotency
 // executes it at most once and answers a retry with the first response. A
 // key the caller set is kept. [NewContext] with RequestOptions.NoKey turns
-// the key off for one request. The caller's request is never modified:
+// the key off for one request, as does a header entry without values
+// (req.Header["Idempotency-Key"] = nil, net/http's way to suppress a
+// header): such a request carries no key, so an unsafe one is sent once.
+// A request with an empty Method is a GET, as net/http sends it. The
+// caller's request is never modified:
 // the key is added to a copy of its header, and the response's Request (the
 // last attempt's) shows the key that was sent. Each hop of a redirect is a
 // request of its own, made by http.Client, and gets a key of its own.

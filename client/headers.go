@@ -145,7 +145,7 @@ type sfParam struct {
 type sfParser struct {
 	s      string
 	i      int
-	params [4]sfParam // most items have r, t and perhaps pk
+	params [2]sfParam // r and t, the only parameters the RateLimit field uses
 }
 
 // list parses the whole input as a List and calls item with the parameters
@@ -230,8 +230,8 @@ func (p *sfParser) innerList() bool {
 	return false
 }
 
-// parameters parses ;key[=value] pairs. Parameters after the first
-// len(p.params) are checked but not kept.
+// parameters parses ;key[=value] pairs. Only r and t are kept; the others
+// are checked but not kept, wherever they stand.
 func (p *sfParser) parameters() ([]sfParam, bool) {
 	out := p.params[:0]
 	for p.peek() == ';' {
@@ -247,6 +247,9 @@ func (p *sfParser) parameters() ([]sfParam, bool) {
 			if !p.bareItem(&v) {
 				return nil, false
 			}
+		}
+		if key != "r" && key != "t" {
+			continue
 		}
 		// A repeated key overrides the earlier one (RFC 9651 §4.2.3.2).
 		replaced := false

@@ -140,3 +140,13 @@ func FuzzRateLimit(f *testing.F) {
 		}
 	})
 }
+
+// TestRateLimitParametersAfterOthers checks that r and t are read
+// wherever they stand among an item's parameters.
+func TestRateLimitParametersAfterOthers(t *testing.T) {
+	h := http.Header{"Ratelimit": {`"hourly";pk=:cHsdsRa894==:;a=1;b=2;c=3;r=0;t=7`}}
+	q, ok := rateLimit(h)
+	if want := (quota{true, 7 * time.Second}); !ok || q != want {
+		t.Fatalf("rateLimit = %+v, %v; want %+v, true", q, ok, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -473,6 +474,79 @@ func TestGetBodyFailureEndsRetries(t *testing.T) {
 		_, err := c.Do(req)
 		if !errors.Is(err, client.ErrBodyNotReplayable) || !errors.Is(err, broken) || len(srv.requests()) != 1 {
 			t.Fatalf("error %v after %d requests", err, len(srv.requests()))
+		}
+	})
+}
+
+// TestRetriedResponseWithNilBody checks that a retried response whose
+// inner RoundTripper left Body nil (which http.Client accepts as an empty
+// body) is retried, not a panic.
+func TestRetriedResponseWithNilBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		calls := 0
+		inner := rtFunc(func(r *http.Request) (*http.Response, error) {
+			calls++
+			if calls == 1 {
+				resp := response(r, 503, nil, "")
+				resp.Body = nil
+				return resp, nil
+			}
+			return response(r, 200, nil, "ok"), nil
+		})
+		c := &http.Client{Transport: client.New(inner, quick(client.Options{}))}
+		resp, body, err := do(t, c, "GET", "http://api.test/", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || body != "ok" || calls != 2 {
+			t.Fatalf("status %d, body %q after %d calls; want 200, \"ok\" after 2", resp.StatusCode, body, calls)
+		}
+	})
+}
+
+// TestEmptyMethodIsGET checks that a request with an empty Method, which
+// net/http sends as a GET, is retried as a GET.
+func TestEmptyMethodIsGET(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newScriptServer(t, step{status: 503})
+		c := &http.Client{Transport: client.New(srv.transport(), quick(client.Options{}))}
+		u, _ := url.Parse(srv.URL)
+		resp, err := c.Do(&http.Request{URL: u, Header: http.Header{}}) // Method "": GET
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		hits := srv.requests()
+		if len(hits) != 2 || resp.StatusCode != 200 {
+			t.Fatalf("server saw %d requests, final status %d; want 2 and 200", len(hits), resp.StatusCode)
+		}
+		if hits[0].method != "GET" {
+			t.Fatalf("sent as %q", hits[0].method)
+		}
+	})
+}
+
+// TestNilKeyHeaderSuppressesTheKey checks that a POST whose
+// Idempotency-Key entry is present but nil (net/http's way to suppress a
+// header) is sent once, without a key: it must not be retried unkeyed, and
+// the caller asked for no key.
+func TestNilKeyHeaderSuppressesTheKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		srv := newScriptServer(t, step{status: 503})
+		c := &http.Client{Transport: client.New(srv.transport(), quick(client.Options{}))}
+		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("order"))
+		req.Header[client.HeaderKey] = nil
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		hits := srv.requests()
+		if len(hits) != 1 || resp.StatusCode != 503 {
+			t.Fatalf("server saw %d requests, final status %d; want 1 and 503", len(hits), resp.StatusCode)
+		}
+		if len(hits[0].key) != 0 {
+			t.Fatalf("sent with key %q", hits[0].key)
 		}
 	})
 }

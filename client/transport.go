@@ -272,9 +272,16 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	ro, _ := FromContext(ctx)
 
-	_, keyed := req.Header[HeaderKey]
-	addKey := !keyed && !ro.NoKey && c.keyMethod(req.Method)
-	retryable := keyed || addKey || idempotent(req.Method)
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet // as net/http sends it
+	}
+	// An entry without values is net/http's way to suppress a header: it
+	// sends no key, and asks for none, as NoKey does.
+	vals, present := req.Header[HeaderKey]
+	keyed := len(vals) > 0
+	addKey := !present && !ro.NoKey && c.keyMethod(method)
+	retryable := keyed || addKey || idempotent(method)
 	attempts := c.o.MaxAttempts
 	if ro.MaxAttempts > 0 {
 		attempts = ro.MaxAttempts
@@ -486,6 +493,9 @@ func resend(prev, orig *http.Request) (*http.Request, error) {
 const maxDrain = 64 << 10
 
 func drain(body io.ReadCloser) {
+	if body == nil { // an inner RoundTripper's empty body, as http.Client allows
+		return
+	}
 	_, _ = io.CopyN(io.Discard, body, maxDrain)
 	_ = body.Close()
 }
