@@ -87,6 +87,11 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 		r.remaining = max(0, int64(math.Floor(tokens)))
 		if n <= p.Limit {
 			r.retryAfter = max(1, time.Duration(math.Ceil((float64(n)-tokens)*perUnit)))
+			// The rate is rarely exact in a float64: the bucket refills by
+			// its own arithmetic, which may reach n a nanosecond or so later.
+			for e.state[i].TokensAt(t.Add(r.retryAfter)) < float64(n) {
+				r.retryAfter++
+			}
 			r.reset = r.retryAfter
 		} else {
 			r.reset = time.Duration(math.Ceil((float64(p.Limit) - tokens) * perUnit))
