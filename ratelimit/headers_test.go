@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/backstop-go/backstop/internal/headertest"
@@ -79,4 +80,40 @@ func TestHeaderValuesAreNotShared(t *testing.T) {
 	if got := rec.Header().Get("RateLimit"); !strings.HasPrefix(got, `"m";r=`) {
 		t.Errorf("RateLimit %q after other handlers rewrote theirs", got)
 	}
+}
+
+// X-RateLimit-Reset is whole Unix seconds: it must round the instant the
+// window frees capacity up, never down, or a client that waits until it
+// (as GitHub-style clients do) is denied again. The limiter's windows start
+// half a second into a Unix second, so the instants are not whole seconds.
+func TestLegacyResetIsNotEarly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		time.Sleep(500 * time.Millisecond) // the bubble's clock starts on a whole second
+		l, err := ratelimit.NewSlidingWindow([]ratelimit.Policy{ratelimit.PerSecond("s", 1)}, ratelimit.MemoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{LegacyHeaders: true, ErrorHandler: quietProblems}).
+			Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		do := func() *httptest.ResponseRecorder {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			return rec
+		}
+		time.Sleep(100 * time.Millisecond)
+		do()
+		rec := do()
+		if rec.Code != http.StatusTooManyRequests {
+			t.Fatalf("second request: %d, want 429", rec.Code)
+		}
+		reset, err := strconv.ParseInt(rec.Header().Get("X-RateLimit-Reset"), 10, 64)
+		if err != nil {
+			t.Fatalf("X-RateLimit-Reset %q", rec.Header().Get("X-RateLimit-Reset"))
+		}
+		time.Sleep(time.Until(time.Unix(reset, 0)))
+		if again := do(); again.Code != http.StatusOK {
+			t.Fatalf("denied again at X-RateLimit-Reset %d (%v): %d, Retry-After %s",
+				reset, time.Unix(reset, 0).UTC().Format(time.StampMilli), again.Code, again.Header().Get("Retry-After"))
+		}
+	})
 }

@@ -155,7 +155,14 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	if m.opts.LegacyHeaders && b >= 0 {
 		h[hdrXLimit] = []string{strconv.FormatInt(d.Limit, 10)}
 		h[hdrXRemaining] = []string{strconv.FormatInt(d.Remaining, 10)}
-		h[hdrXReset] = []string{strconv.FormatInt(time.Now().Add(ceilSeconds(d.Reset)).Unix(), 10)}
+		// Whole seconds, rounded up like Retry-After: a client waiting
+		// until the second the header names must not be early.
+		reset := time.Now().Add(d.Reset)
+		secs := reset.Unix()
+		if reset.Nanosecond() > 0 {
+			secs++
+		}
+		h[hdrXReset] = []string{strconv.FormatInt(secs, 10)}
 	}
 	if d.Allowed {
 		if !fellBack && b >= 0 {
