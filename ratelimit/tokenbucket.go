@@ -103,6 +103,14 @@ func (l *TokenBucket) AllowN(ctx context.Context, key string, n int64) (Decision
 		}
 	} else if !all {
 		unconsume(&d, n)
+		// Nor did the buckets that admitted it lose n: they are full as
+		// soon as they would be without this request.
+		for i, p := range l.policies {
+			if d.admitted(i) {
+				perUnit := float64(time.Second) / float64(l.limits[i])
+				d.results[i].reset = time.Duration(math.Ceil((float64(p.Limit) - e.state[i].TokensAt(t)) * perUnit))
+			}
+		}
 	}
 	d.finish(l.policies)
 	// A key being denied is evicted last (see table), until it could be

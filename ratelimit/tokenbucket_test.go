@@ -66,3 +66,32 @@ func TestTokenBucketRetryAfterIsNotEarly(t *testing.T) {
 		}
 	})
 }
+
+// A denied request consumes nothing, so a bucket that admitted it on its
+// own reports the state it is really in: the same Remaining and Reset (the
+// time until it is full) as a request of cost 0 sees, and the 429's
+// RateLimit field says so.
+func TestTokenBucketDenialReportsUnconsumedBuckets(t *testing.T) {
+	ctx := context.Background()
+	clock := limitertest.NewClock()
+	l, err := ratelimit.NewTokenBucket([]ratelimit.Policy{
+		{Name: "a", Limit: 1, Window: 10 * time.Second},
+		{Name: "b", Limit: 10, Window: 10 * time.Second}, // refills a unit a second
+	}, ratelimit.MemoryOptions{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ratelimit.New(l, func(*http.Request) string { return "k" }, ratelimit.Options{ErrorHandler: quietProblems}).
+		Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got, want := rec.Header().Get("RateLimit"), `"a";r=0;t=10, "b";r=9;t=1`; rec.Code != http.StatusTooManyRequests || got != want {
+		t.Errorf("second request: %d with RateLimit %q, want 429 with %q", rec.Code, got, want)
+	}
+	denied, _ := l.AllowN(ctx, "k", 1)
+	probe, _ := l.AllowN(ctx, "k", 0)
+	if denied.Allowed || denied.Result(1) != probe.Result(1) {
+		t.Errorf("b in a denial: %+v; as it is: %+v", denied.Result(1), probe.Result(1))
+	}
+}
