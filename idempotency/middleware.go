@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -190,7 +191,8 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	keys := r.Header[HeaderKey]
 	key, err := ParseKey(keys, o.MinKeyLength, o.MaxKeyLength)
 	if err != nil {
-		if o.KeyOptional && len(keys) == 0 {
+		// An empty value is no key either (ParseKey says ErrKeyMissing).
+		if o.KeyOptional && errors.Is(err, ErrKeyMissing) {
 			next.ServeHTTP(w, r)
 			return
 		}

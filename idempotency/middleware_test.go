@@ -59,6 +59,7 @@ func TestPassThrough(t *testing.T) {
 		{"GET", idempotency.Options{}, req{method: http.MethodGet, keys: []string{}}},
 		{"PUT not covered by default", idempotency.Options{}, req{method: http.MethodPut, keys: []string{}}},
 		{"key optional", idempotency.Options{KeyOptional: true}, req{keys: []string{}}},
+		{"key optional, empty value", idempotency.Options{KeyOptional: true}, req{keys: []string{" "}}},
 		{"unscoped allowed", idempotency.Options{AllowUnscoped: true}, req{auth: "-"}},
 	}
 	for _, tc := range tests {
