@@ -3,6 +3,7 @@ package pgstore
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // bufferWriter holds a response until the transaction that produced it
@@ -10,6 +11,7 @@ import (
 // Hijacker, Unwrap), so nothing reaches the client before sendTo.
 type bufferWriter struct {
 	header http.Header
+	sent   http.Header // header when the status was written: later changes are not sent, as in net/http
 	status int
 	body   []byte
 }
@@ -26,11 +28,12 @@ func (b *bufferWriter) WriteHeader(code int) {
 		return // a superfluous call, or an informational response
 	}
 	b.status = code
+	b.sent = b.header.Clone()
 }
 
 func (b *bufferWriter) Write(p []byte) (int, error) {
 	if b.status == 0 {
-		b.status = http.StatusOK
+		b.WriteHeader(http.StatusOK)
 	}
 	b.body = append(b.body, p...)
 	return len(p), nil
@@ -40,11 +43,21 @@ func (b *bufferWriter) Write(p []byte) (int, error) {
 // and body if the handler wrote any.
 func (b *bufferWriter) sendTo(w http.ResponseWriter) {
 	h := w.Header()
-	for k, v := range b.header {
+	hdr := b.header
+	if b.status != 0 {
+		hdr = b.sent
+	}
+	for k, v := range hdr {
 		h[k] = v
 	}
 	if b.status == 0 {
 		return
+	}
+	// Trailers are the headers a handler may still set after the status.
+	for k, v := range b.header {
+		if _, ok := hdr[k]; !ok && isTrailer(hdr, k) {
+			h[k] = v
+		}
 	}
 	if h.Get("Content-Length") == "" && h.Get("Transfer-Encoding") == "" && bodyAllowed(b.status) {
 		// What net/http would add to a response not flushed, and keeps
@@ -55,6 +68,21 @@ func (b *bufferWriter) sendTo(w http.ResponseWriter) {
 	if len(b.body) > 0 {
 		_, _ = w.Write(b.body)
 	}
+}
+
+// isTrailer reports whether k names a trailer of a response with header h.
+func isTrailer(h http.Header, k string) bool {
+	if strings.HasPrefix(k, http.TrailerPrefix) {
+		return true
+	}
+	for _, v := range h["Trailer"] {
+		for d := range strings.SplitSeq(v, ",") {
+			if http.CanonicalHeaderKey(strings.TrimSpace(d)) == k {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // bodyAllowed reports whether a response of status may have a body (RFC

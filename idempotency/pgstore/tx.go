@@ -101,7 +101,11 @@ var quietProblems = problem.NewWriter(problem.Options{Logger: slog.New(slog.Disc
 //     transaction and commits (or, when the status policy releases the
 //     key — a 5xx by default — rolls back), and only then sends it. If the
 //     commit fails, nothing next did took effect and the client gets 503
-//     [idempotency.ErrUnavailable] instead of next's response.
+//     [idempotency.ErrUnavailable] instead of next's response. When a
+//     failed statement of next aborted the transaction and next answered
+//     with an error status (4xx), the transaction is rolled back and that
+//     answer sent, unrecorded, as for a released key; a success after a
+//     failed statement gets the 503, since nothing of it took effect.
 //   - A panic in next rolls the transaction back and continues; nothing
 //     of next's response has been sent. A database connection that drops,
 //     or a process that dies, before the commit has the same effect:
@@ -328,6 +332,17 @@ func (ts *txStore) Complete(ctx context.Context, key idempotency.RecordKey, owne
 	sl, ok := ctx.Value(slotKey{}).(*slot)
 	if !ok || !sl.claimed || sl.tx == nil || sl.owner != owner {
 		return idempotency.ErrNotOwner
+	}
+	if resp.Status >= 400 && sl.tx.Conn().PgConn().TxStatus() == 'E' {
+		// A statement of the handler failed and it answered with an
+		// error (a unique violation answered 422, say): nothing it did
+		// can take effect, and the record cannot be written either. Roll
+		// back, as for a released key, and send its answer: a retry runs
+		// cleanly, while a 503 would be all that every retry with this key
+		// ever got. A success after a failed statement still gets the
+		// 503 below: it would claim effects that never happened.
+		sl.end(context.WithoutCancel(ctx), ts.timeout)
+		return nil
 	}
 	err := ts.s.complete(ctx, sl.tx, key, owner, resp, retention)
 	if err == nil {
