@@ -75,6 +75,7 @@ const memoryShards = 16
 // [NewMemoryStore]; the zero value is not usable.
 type MemoryStore struct {
 	now        func() time.Time
+	roomMade   func()    // nil; tests run it after each makeRoom of a claim
 	epoch      time.Time // now() when the store was made; entries keep their times as offsets from it
 	maxRecords int64
 	maxBytes   int64
@@ -222,12 +223,26 @@ func (s *MemoryStore) claim(ctx context.Context, req ClaimRequest, header *recor
 			}
 		}
 		if e == nil && s.atCapacity() {
-			outside(s.makeRoom) // room is made across shards
+			outside(func() { s.roomAcrossShards() })
 		}
 	}
 	defer sh.mu.Unlock()
-	if e == nil {
-		return s.create(sh, req, now)
+	// Claims that run meanwhile may take the room made for this one, and
+	// create drops only from its own shard: while completed records
+	// remain elsewhere, make room again (each round drops some) rather
+	// than refuse. Only a store full of records in flight is full.
+	for round := 0; e == nil; round++ {
+		res, err := s.create(sh, req, now)
+		if err != errNoRoom {
+			return res, err
+		}
+		room := false
+		if round < roomRounds {
+			outside(func() { room = s.roomAcrossShards() })
+		}
+		if !room {
+			return ClaimResult{}, ErrStoreFull
+		}
 	}
 	switch {
 	case e.fingerprint != req.Fingerprint:
@@ -263,7 +278,7 @@ func (s *MemoryStore) create(sh *memoryShard, req ClaimRequest, now time.Time) (
 		ok := sh.evictOne(s)
 		ss.mu.Lock()
 		if !ok || s.atCapacity() {
-			return ClaimResult{}, ErrStoreFull
+			return ClaimResult{}, errNoRoom
 		}
 		if res, over := ss.overBudget(req, s.offset(now)); over {
 			return res, nil

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"container/heap"
+	"errors"
 	"hash/maphash"
 	"math"
 	"sync"
@@ -69,16 +70,33 @@ func (s *MemoryStore) atCapacity() bool {
 	return s.records.Load() >= s.maxRecords || s.bytes.Load() >= s.maxBytes
 }
 
+// roomRounds bounds the rounds of room-making of one claim (see claim).
+const roomRounds = 4
+
+// errNoRoom is create's answer when the store is full and its shard holds
+// no completed record to drop.
+var errNoRoom = errors.New("idempotency: no room in the claim's shard")
+
+// roomAcrossShards is makeRoom for a claim.
+func (s *MemoryStore) roomAcrossShards() bool {
+	ok := s.makeRoom()
+	if s.roomMade != nil {
+		s.roomMade()
+	}
+	return ok
+}
+
 // makeRoom sweeps expired records and, while the store is still full,
-// drops the completed record completed longest ago. The caller holds no
-// shard lock.
-func (s *MemoryStore) makeRoom() {
+// drops the completed record completed longest ago. It reports false when
+// the store is full of records in flight, which cannot be dropped. The
+// caller holds no shard lock.
+func (s *MemoryStore) makeRoom() bool {
 	s.Sweep()
 	// A few drops at most: claims that arrive meanwhile take room too,
 	// and create drops from its own shard if need be.
 	for range memoryShards {
 		if !s.atCapacity() {
-			return
+			return true
 		}
 		// The oldest head of the shards' done lists; a head may change
 		// between the look and the drop, which only makes the choice
@@ -94,12 +112,13 @@ func (s *MemoryStore) makeRoom() {
 			sh.mu.Unlock()
 		}
 		if oldest == nil {
-			return // nothing but records in flight
+			return false // nothing but records in flight
 		}
 		oldest.mu.Lock()
 		oldest.evictOne(s)
 		oldest.mu.Unlock()
 	}
+	return true
 }
 
 // evictOne drops the shard's oldest completed record, if any. The caller
