@@ -137,3 +137,25 @@ func TestNewCookieDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Extra cannot set a claim the Signer sets under a name that only folds
+// to it: the Verifier reads such a member as the private claim it is.
+func TestSignerExtraCannotOverrideSubjectByFolding(t *testing.T) {
+	clock := clocktest.New()
+	s, err := NewSigner(testIssuer, Key{ID: "ed", Key: testKeys().ed}, SignerOptions{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Sign(Claims{Subject: "alice", Audience: []string{testAudience}, Scope: "orders:read",
+		Extra: map[string]any{"ſub": "root", "ſcope": "admin"}}) // user-chosen attribute names, say
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := testVerifier(t, clock, nil).Verify(context.Background(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "alice" || p.Scope != "orders:read" {
+		t.Fatalf("Extra overrode the Signer's claims: sub %q, scope %q", p.Subject, p.Scope)
+	}
+}

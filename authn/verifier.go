@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -174,9 +175,7 @@ func peekIssuer(token string) (string, error) {
 	if err != nil {
 		return "", ErrTokenMalformed
 	}
-	var c struct {
-		Issuer string `json:"iss"`
-	}
+	var c claims // by exact names, as the Verifier it chooses will read them
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return "", ErrTokenMalformed
 	}
@@ -205,6 +204,82 @@ type claims struct {
 	ID        string           `json:"jti"`
 	Scope     string           `json:"scope"`
 	Scp       scopeList        `json:"scp"`
+}
+
+// UnmarshalJSON reads the claims by their exact names. encoding/json
+// matches struct fields without case and with Unicode folding ("ſub" as
+// sub), which would let a private claim replace a registered one or stand
+// in for a missing one; JWT names compare code unit by code unit (RFC 7519
+// §7.3). Of duplicate names the last wins, as RFC 7519 §4 allows.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	if !mayFoldToClaim(b) {
+		type plain claims // the struct decoding, without this method
+		return json.Unmarshal(b, (*plain)(c))
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(b, &members); err != nil {
+		return err
+	}
+	for name, raw := range members {
+		var dst any
+		switch name {
+		case "iss":
+			dst = &c.Issuer
+		case "sub":
+			dst = &c.Subject
+		case "aud":
+			dst = &c.Audience
+		case "exp":
+			dst = &c.ExpiresAt
+		case "nbf":
+			dst = &c.NotBefore
+		case "iat":
+			dst = &c.IssuedAt
+		case "jti":
+			dst = &c.ID
+		case "scope":
+			dst = &c.Scope
+		case "scp":
+			dst = &c.Scp
+		default:
+			continue
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var claimNames = [...][]byte{[]byte("iss"), []byte("sub"), []byte("aud"), []byte("exp"), []byte("nbf"),
+	[]byte("iat"), []byte("jti"), []byte("scope"), []byte("scp")}
+
+// mayFoldToClaim reports whether a JSON string in b (a member name or not)
+// has an escape, or folds to a claim name without being it: only then can
+// the struct decoding read a member that is not the claim. Tokens from
+// ordinary issuers have neither, and keep the fast path.
+func mayFoldToClaim(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '"')
+		if i < 0 {
+			return false
+		}
+		b = b[i+1:]
+		j := bytes.IndexByte(b, '"')
+		if j < 0 {
+			return false // not JSON: the decoder says so
+		}
+		s := b[:j]
+		b = b[j+1:]
+		if bytes.IndexByte(s, '\\') >= 0 {
+			return true
+		}
+		for _, name := range claimNames {
+			if bytes.EqualFold(s, name) && !bytes.Equal(s, name) {
+				return true
+			}
+		}
+	}
 }
 
 func date(d *jwt.NumericDate) (*jwt.NumericDate, error) {

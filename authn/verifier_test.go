@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -391,5 +392,54 @@ func TestVerifierSetChoosesByIssuer(t *testing.T) {
 	}
 	if _, err := NewVerifierSet(both); err == nil {
 		t.Error("a nested set accepted")
+	}
+}
+
+// Claim names are compared code unit by code unit (RFC 7519 §7.3, RFC 8259
+// §8.3): a member whose name only folds to a registered claim's ("SUB",
+// "Aud", or "ſub" with U+017F, which encoding/json folds to "s") is a
+// private claim, and must neither replace the registered one nor stand in
+// for it when it is missing.
+func TestClaimNamesAreCaseSensitive(t *testing.T) {
+	v := testVerifier(t, clocktest.New(), nil)
+	c := goodClaims()
+	c["ſub"] = "admin"           // sorts after "sub": json.Marshal writes it last
+	c["ſcope"] = "orders:delete" // likewise after "scope"
+	p, err := v.Verify(context.Background(), sign(t, "EdDSA", nil, c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Subject != "alice" || p.HasScope("orders:delete") {
+		t.Errorf("a folded claim name was read as a registered claim: sub %q, scope %q", p.Subject, p.Scope)
+	}
+	for name, tc := range map[string]struct {
+		registered, variant string
+		want                error
+	}{
+		"AUD for aud": {"aud", "AUD", ErrAudience},
+		"Iss for iss": {"iss", "Iss", ErrIssuer},
+		"EXP for exp": {"exp", "EXP", ErrClaims},
+	} {
+		c := goodClaims()
+		c[tc.variant] = c[tc.registered]
+		delete(c, tc.registered)
+		if _, err := v.Verify(context.Background(), sign(t, "EdDSA", nil, c)); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	// An issuer that escapes "/" and writes members in its own order: a
+	// later "SUB" is still not sub, and an escaped name is the name.
+	payload := fmt.Sprintf(`{"iss":%q,"\u0073ub":"alice","SUB":"admin","aud":%q,"exp":%d}`,
+		strings.ReplaceAll(testIssuer, "/", `\/`), testAudience, clocktest.Start.Add(time.Minute).Unix())
+	payload = strings.ReplaceAll(payload, `\\/`, `\/`) // %q doubled the backslashes
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"hs"}`)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(payload))
+	sig, err := jwt.SigningMethodHS256.Sign(head, testKeys().hmac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = v.Verify(context.Background(), head+"."+base64.RawURLEncoding.EncodeToString(sig))
+	if err != nil || p.Subject != "alice" || p.Issuer != testIssuer {
+		t.Errorf("hand-written payload %s: %+v, %v", payload, p, err)
 	}
 }
