@@ -213,16 +213,22 @@ type failureKey struct{}
 //
 //	handler := authn.Identify(limiter.Handler(authn.Require(app)))
 //
-// Identify itself writes nothing.
+// Identify itself writes nothing. It records an authenticated request in
+// the metric and on the span; a failure is recorded where it is refused.
 func (m *Middleware) Identify(next http.Handler) http.Handler {
 	m.mustBeConstructed()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := m.authenticate(r)
 		ctx := r.Context()
 		if err != nil {
+			// Recorded where it is refused (Require): a request that
+			// never gets there was not refused.
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, failureKey{}, err)))
 			return
 		}
+		// Require takes the Principal from the context without recording
+		// it again, so the decision is counted here.
+		m.record(ctx, authenticated, nil)
 		next.ServeHTTP(w, r.WithContext(NewContext(ctx, p)))
 	})
 }

@@ -3,11 +3,16 @@ package authn
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 
 	"github.com/backstop-go/backstop/internal/clocktest"
 )
@@ -344,5 +349,62 @@ func TestWriteErrorAnswersThroughErrorHandler(t *testing.T) {
 	if rec.Code != http.StatusUnauthorized || rec.Header().Get("WWW-Authenticate") != "Bearer" ||
 		rec.Header().Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("default WriteError: %d %v", rec.Code, rec.Header())
+	}
+}
+
+// resultCounter counts backstop.authn.requests by backstop.authn.result.
+type resultCounter struct {
+	metricnoop.MeterProvider
+	mu     sync.Mutex
+	counts map[string]int64
+}
+
+type resultMeter struct {
+	metricnoop.Meter
+	c *resultCounter
+}
+
+type resultInstrument struct {
+	metricnoop.Int64Counter
+	c *resultCounter
+}
+
+func (c *resultCounter) Meter(string, ...metric.MeterOption) metric.Meter { return resultMeter{c: c} }
+
+func (m resultMeter) Int64Counter(string, ...metric.Int64CounterOption) (metric.Int64Counter, error) {
+	return resultInstrument{c: m.c}, nil
+}
+
+func (i resultInstrument) Add(_ context.Context, n int64, opts ...metric.AddOption) {
+	set := metric.NewAddConfig(opts).Attributes()
+	v, _ := set.Value("backstop.authn.result")
+	i.c.mu.Lock()
+	defer i.c.mu.Unlock()
+	if i.c.counts == nil {
+		i.c.counts = map[string]int64{}
+	}
+	i.c.counts[v.AsString()] += n
+}
+
+// The documented chain Identify → limiter → Require counts every decision
+// once, as Handler does: the authenticated ones included.
+func TestIdentifyThenRequireCountsEachDecisionOnce(t *testing.T) {
+	counter := &resultCounter{}
+	m := testMiddleware(t, Options{MeterProvider: counter})
+	h := m.Identify(m.Require(whoami))
+	if rec := serve(h, "GET", bearer(sign(t, "EdDSA", nil, goodClaims()))); rec.Code != 200 {
+		t.Fatalf("valid token: %d", rec.Code)
+	}
+	if rec := serve(h, "GET", bearer("x.y.z")); rec.Code != 401 {
+		t.Fatalf("invalid token: %d", rec.Code)
+	}
+	if rec := serve(h, "GET", nil); rec.Code != 401 {
+		t.Fatalf("no token: %d", rec.Code)
+	}
+	want := map[string]int64{"authenticated": 1, "invalid": 1, "missing": 1}
+	counter.mu.Lock()
+	defer counter.mu.Unlock()
+	if !maps.Equal(counter.counts, want) {
+		t.Fatalf("backstop.authn.requests by result: %v, want %v", counter.counts, want)
 	}
 }
