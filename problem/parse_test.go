@@ -27,6 +27,37 @@ func TestParseTrailingData(t *testing.T) {
 	}
 }
 
+// An XML document is one root element with only comments, processing
+// instructions and white space around it (XML 1.0 §2.1): text or a second
+// element outside <problem> is not a problem document, as data after the
+// object is not in JSON.
+func TestParseXMLDataOutsideTheRoot(t *testing.T) {
+	const doc = `<problem xmlns="urn:ietf:rfc:7807"><status>404</status></problem>`
+	for _, tt := range []struct {
+		body string
+		ok   bool
+	}{
+		{doc, true},
+		{"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c -->\n" + doc + "\n<!-- c -->\n<?pi x?>\n", true},
+		{doc + " x", false},
+		{doc + `<problem xmlns="urn:ietf:rfc:7807"><status>500</status></problem>`, false},
+		{doc + "<", false},
+		{"x " + doc, false},
+	} {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Type", problem.ContentTypeXML)
+		rec.WriteHeader(404)
+		rec.WriteString(tt.body)
+		p, err := problem.Parse(rec.Result())
+		if tt.ok && (err != nil || p.Status != 404) {
+			t.Errorf("Parse(%q) = %+v, %v; want status 404", tt.body, p, err)
+		}
+		if !tt.ok && !errors.Is(err, problem.ErrNotProblem) {
+			t.Errorf("Parse(%q) = %+v, %v; want ErrNotProblem", tt.body, p, err)
+		}
+	}
+}
+
 // The XML Schema types of Appendix B collapse white space in status (a
 // positiveInteger) and in type and instance (anyURI): a pretty-printed
 // document is valid and must keep them.

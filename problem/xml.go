@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,6 +197,9 @@ func (p *Problem) unmarshalXML(data []byte) error {
 			}
 			break
 		}
+		if _, ok := tok.(xml.Directive); !ok && !isMisc(tok) {
+			return errXMLOutsideRoot
+		}
 	}
 	*p = Problem{Type: BlankType}
 	for {
@@ -205,7 +209,7 @@ func (p *Problem) unmarshalXML(data []byte) error {
 		}
 		switch t := tok.(type) {
 		case xml.EndElement:
-			return nil
+			return xmlEpilog(d)
 		case xml.StartElement:
 			v, err := xmlElementValue(d, 2)
 			if err != nil {
@@ -233,6 +237,39 @@ func (p *Problem) unmarshalXML(data []byte) error {
 			default:
 				p.With(name, v)
 			}
+		}
+	}
+}
+
+// errXMLOutsideRoot reports text or an element outside <problem>: the
+// document is not well formed (XML 1.0 §2.1), as JSON with data after the
+// object is not.
+var errXMLOutsideRoot = errors.New("problem: XML data outside the <problem> element")
+
+// isMisc reports whether tok may stand before or after the root element:
+// white space, a comment or a processing instruction.
+func isMisc(tok xml.Token) bool {
+	switch t := tok.(type) {
+	case xml.CharData:
+		return len(bytes.TrimLeft(t, " \t\r\n")) == 0
+	case xml.Comment, xml.ProcInst:
+		return true
+	}
+	return false
+}
+
+// xmlEpilog reads what follows the root element to the end of the document.
+func xmlEpilog(d *xml.Decoder) error {
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !isMisc(tok) {
+			return errXMLOutsideRoot
 		}
 	}
 }
