@@ -175,6 +175,7 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 	*bp = body
 
 	h := w.Header()
+	vals := headerval.Get() // values of this response's own
 	for k, v := range p.Header {
 		if k == "Vary" && len(h[k]) > 0 {
 			// Keep what middleware already varies on (Origin for CORS):
@@ -186,9 +187,14 @@ func (wr *Writer) Write(w http.ResponseWriter, r *http.Request, err error) {
 			}
 			continue
 		}
-		h[k] = slices.Clip(v) // a later Add must not grow into p's array
+		// The response's own copy: middleware may rewrite it in place, and
+		// p may be written to other responses at the same time.
+		if len(v) == 1 {
+			h[k] = vals.Value(v[0])
+		} else {
+			h[k] = slices.Clone(v)
+		}
 	}
-	vals := headerval.Get() // values of this response's own
 	if asXML {
 		h["Content-Type"] = vals.Value(ContentTypeXML)
 	} else {

@@ -142,3 +142,26 @@ func TestWriteHeaderValuesAreNotShared(t *testing.T) {
 		}
 	}
 }
+
+// A problem's own headers reach each response as values of that response:
+// middleware that rewrites them in place changes neither the problem nor
+// another response written from it, as the values Write adds itself.
+func TestWriteProblemHeaderValuesAreNotShared(t *testing.T) {
+	p := problem.New(http.StatusTooManyRequests, "slow down").
+		WithHeader("Retry-After", "30").WithHeader("Vary", "Accept")
+	write := func() http.Header {
+		rec := httptest.NewRecorder()
+		problem.Write(rec, httptest.NewRequest("GET", "/", nil), p)
+		return rec.Header()
+	}
+	headertest.RewriteConcurrently(write)
+	if got := p.Header.Get("Retry-After"); got != "30" {
+		t.Errorf("problem's Retry-After rewritten to %q, want 30", got)
+	}
+	h := write()
+	for k, want := range map[string]string{"Retry-After": "30", "Vary": "Accept"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s: %q after other responses' values were rewritten, want %q", k, got, want)
+		}
+	}
+}
