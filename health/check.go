@@ -231,9 +231,10 @@ func (c *check) startLocked(now time.Time) *run {
 
 // armLocked makes sure r settles at its deadline. It is called by the
 // first waiter that finds r running, so a run that ends before anyone has
-// to wait for it costs no timer.
+// to wait for it costs no timer. A run that has returned is about to
+// settle, and the timer may already serve the next run: it is left alone.
 func (c *check) armLocked(r *run) {
-	if r.armed || r.isSettled {
+	if r.armed || r.isSettled || r.done {
 		return
 	}
 	r.armed = true

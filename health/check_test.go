@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -608,6 +609,60 @@ func TestCheckContextBehavesLikeWithTimeout(t *testing.T) {
 		after = escaped.Err()
 		if after != context.Canceled {
 			t.Errorf("Err after the check returned: %v, want Canceled, as after WithTimeout's cancel", after)
+		}
+	})
+}
+
+// A waiter that arms the deadline of a run that has already returned (its
+// waiters not yet woken, while its change is handed to OnChange) must not
+// replace the deadline of the next run, or a hung next run never times
+// out and its probes wait for their own context instead.
+func TestLateWaiterOfFinishedRunKeepsNextRunsDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		reg := newRegistry(t, health.Options{TTL: -1, OnChange: func(ch health.Change) {
+			if ch.Check == "flaky" {
+				once.Do(func() { close(entered); <-release })
+			}
+		}})
+		reg.Register("slow", func(context.Context) error {
+			time.Sleep(500 * time.Millisecond)
+			return nil
+		}, health.CheckOptions{Probes: health.Live})
+		g := newGate()
+		defer g.open()
+		var calls atomic.Int64
+		reg.Register("flaky", func(ctx context.Context) error {
+			if calls.Add(1) == 1 {
+				return errors.New("down") // returns at once; its change blocks in OnChange
+			}
+			return g.check(ctx) // the next run hangs
+		}, health.CheckOptions{Probes: health.Live | health.Ready, Timeout: time.Second})
+
+		// The first run of flaky starts with a probe that waits for slow
+		// first, and reaches flaky's run only after the second run started.
+		go reg.Check(context.Background(), health.Live)
+		<-entered
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		var rep health.Report
+		var waited time.Duration
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep = reg.Check(ctx, health.Ready) // starts the second run, which hangs
+			waited = time.Since(start)
+		}()
+		time.Sleep(500 * time.Millisecond) // the Live probe now waits on the first run
+		close(release)
+		time.Sleep(5 * time.Second)
+		g.open()
+		<-done
+		if waited != time.Second || !errors.Is(rep.Checks[0].Err, health.ErrTimeout) {
+			t.Errorf("a probe of a hung run with a 1s timeout: %v after %v, want ErrTimeout after 1s", rep.Checks[0].Err, waited)
 		}
 	})
 }

@@ -33,7 +33,11 @@ const maxDrain = 4 << 10
 func HTTPGet(rawURL string, client *http.Client) (CheckFunc, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("health: HTTPGet: %w", err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // *url.Error quotes the whole URL, password included
+		}
+		return nil, fmt.Errorf("health: HTTPGet: invalid URL: %w", err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return nil, errors.New("health: HTTPGet: want an absolute http or https URL, got " + u.Redacted())

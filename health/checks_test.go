@@ -122,3 +122,18 @@ func TestHTTPGetRejectsBadURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPGetUnparsableURLErrorHidesPassword(t *testing.T) {
+	for _, u := range []string{
+		"http://user:s3cret@db.internal:port/healthz", // bad port
+		"http://user:s3cret@db.internal/%zz",          // bad escape
+		"http://user:s3cret@db.internal/\n",           // control character
+	} {
+		_, err := health.HTTPGet(u, nil)
+		if err == nil {
+			t.Errorf("%q: accepted", u)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%q: error shows the password: %v", u, err)
+		}
+	}
+}
