@@ -375,6 +375,14 @@ func (c *check) loop(stop <-chan struct{}) {
 		c.mu.Lock()
 		r := c.running
 		if r == nil {
+			// Close closes stop before it cancels the running run under
+			// c.mu: a run started after that would escape it.
+			select {
+			case <-stop:
+				c.mu.Unlock()
+				return
+			default:
+			}
 			r = c.startLocked(time.Now())
 		}
 		c.armLocked(r)

@@ -666,3 +666,31 @@ func TestLateWaiterOfFinishedRunKeepsNextRunsDeadline(t *testing.T) {
 		}
 	})
 }
+
+// Close cancels every run, including one a background loop starts as
+// Close is called: no check may run on after Close with a live context.
+func TestCloseCancelsARunStartedAsItCloses(t *testing.T) {
+	for i := range 200 {
+		synctest.Test(t, func(t *testing.T) {
+			reg := health.New(health.Options{Logger: quiet})
+			var calls, running atomic.Int64
+			reg.Register("bg", func(ctx context.Context) error {
+				if calls.Add(1) == 1 {
+					return nil
+				}
+				running.Add(1)
+				defer running.Add(-1)
+				<-ctx.Done()
+				return ctx.Err()
+			}, health.CheckOptions{Interval: time.Second, Timeout: time.Hour})
+			time.Sleep(time.Second) // the loop's second tick is now too
+			reg.Close()
+			synctest.Wait()
+			n := running.Load()
+			time.Sleep(time.Hour) // let such a run reach its deadline
+			if n != 0 {
+				t.Fatalf("round %d: %d runs go on after Close with a live context", i, n)
+			}
+		})
+	}
+}
