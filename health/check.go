@@ -103,7 +103,8 @@ type run struct {
 	ctxMu  sync.Mutex
 	inner  context.Context // created by the first Done
 	cancel context.CancelFunc
-	ended  bool // the function returned or Close cancelled the run
+	ended  bool  // the function returned or Close cancelled the run
+	endErr error // Err once ended: Canceled, or DeadlineExceeded if it ended late
 
 	// Under c.mu.
 	res       result // valid once done is set
@@ -128,7 +129,11 @@ func (r *run) Done() <-chan struct{} {
 	r.ctxMu.Lock()
 	defer r.ctxMu.Unlock()
 	if r.inner == nil {
-		r.inner, r.cancel = context.WithDeadline(context.Background(), r.deadline)
+		if r.endErr == context.Canceled {
+			r.inner, r.cancel = context.WithCancel(context.Background())
+		} else {
+			r.inner, r.cancel = context.WithDeadline(context.Background(), r.deadline)
+		}
 		if r.ended {
 			r.cancel()
 		}
@@ -142,10 +147,10 @@ func (r *run) Err() error {
 	switch {
 	case r.inner != nil:
 		return r.inner.Err()
+	case r.ended:
+		return r.endErr
 	case !time.Now().Before(r.deadline):
 		return context.DeadlineExceeded
-	case r.ended:
-		return context.Canceled
 	}
 	return nil
 }
@@ -164,7 +169,13 @@ func (r *run) Value(key any) any {
 // does when the function returns.
 func (r *run) end() {
 	r.ctxMu.Lock()
-	r.ended = true
+	if !r.ended {
+		r.ended = true
+		r.endErr = context.Canceled
+		if !time.Now().Before(r.deadline) {
+			r.endErr = context.DeadlineExceeded
+		}
+	}
 	cancel := r.cancel
 	r.ctxMu.Unlock()
 	if cancel != nil {

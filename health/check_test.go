@@ -694,3 +694,32 @@ func TestCloseCancelsARunStartedAsItCloses(t *testing.T) {
 		})
 	}
 }
+
+// A context's Err never changes once it is non-nil (context.Context): a
+// run's context cancelled when its check returned stays Canceled after
+// its deadline, whether or not Done was called.
+func TestCheckContextErrStaysCanceledPastDeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newRegistry(t, health.Options{TTL: -1})
+		var mu sync.Mutex
+		var escaped context.Context
+		reg.Register("quick", func(ctx context.Context) error {
+			mu.Lock()
+			escaped = ctx
+			mu.Unlock()
+			return nil
+		}, health.CheckOptions{Timeout: time.Second})
+		reg.Check(t.Context(), health.Ready)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		before := escaped.Err()
+		time.Sleep(2 * time.Second) // past the run's deadline
+		after := escaped.Err()
+		<-escaped.Done()
+		last := escaped.Err()
+		if before != context.Canceled || after != context.Canceled || last != context.Canceled {
+			t.Errorf("Err after the check returned: %v, past its deadline: %v, after Done: %v; want Canceled throughout", before, after, last)
+		}
+	})
+}
