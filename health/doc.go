@@ -75,8 +75,8 @@
 // OpenTelemetry metric API (Options.MeterProvider, by default the global
 // provider, a no-op until an SDK is installed) under the meter
 // "github.com/backstop-go/backstop/health": the histogram
-// backstop.health.check.duration (seconds; attributes health.check, the
-// check's name, and health.status = pass|fail|timeout), recorded once per
-// run, and the gauge backstop.health.check.status (1 passing, 0 not;
-// attribute health.check).
+// backstop.health.check.duration (seconds; attributes backstop.health.check,
+// the check's name, and backstop.health.result = pass|fail|timeout),
+// recorded once per run, and the gauge backstop.health.check.status (1
+// passing, 0 not; attribute backstop.health.check).
 package health
