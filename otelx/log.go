@@ -20,7 +20,8 @@ const (
 // LogHandler is a slog.Handler that adds the trace context of the
 // record's context to every record, then passes it to another handler:
 // trace_id (32 lowercase hex digits, the value of problem's traceId
-// member), span_id (16) and trace_flags ("01" when sampled, else "00"),
+// member), span_id (16) and trace_flags (the W3C trace flags, 2 hex
+// digits: "01" when sampled, "00" when not, "03" with the random flag),
 // at the top level of the record even inside groups (WithGroup), as the
 // specification asks. A record whose context holds no valid span context
 // passes unchanged, and so does a trace_id the record already carries
@@ -92,23 +93,20 @@ func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
 	var ids [3]slog.Attr
 	n := 0
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
-		// One string for both ids.
-		var buf [48]byte
-		tid, sid := sc.TraceID(), sc.SpanID()
+		// One string for both ids and the flags.
+		var buf [50]byte
+		tid, sid, flags := sc.TraceID(), sc.SpanID(), [1]byte{byte(sc.TraceFlags())}
 		hex.Encode(buf[:32], tid[:])
-		hex.Encode(buf[32:], sid[:])
+		hex.Encode(buf[32:48], sid[:])
+		hex.Encode(buf[48:], flags[:])
 		s := string(buf[:])
-		flags := "00"
-		if sc.IsSampled() {
-			flags = "01"
-		}
 		// Inside a group, the record's own trace_id is not at the top.
 		if len(h.groups) > 0 || !hasAttr(r, TraceIDKey) {
 			ids[n] = slog.String(TraceIDKey, s[:32])
 			n++
 		}
-		ids[n] = slog.String(SpanIDKey, s[32:])
-		ids[n+1] = slog.String(TraceFlagsKey, flags)
+		ids[n] = slog.String(SpanIDKey, s[32:48])
+		ids[n+1] = slog.String(TraceFlagsKey, s[48:])
 		n += 2
 	}
 	if len(h.groups) == 0 {

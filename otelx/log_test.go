@@ -100,6 +100,15 @@ func TestLogHandlerUnsampledFlags(t *testing.T) {
 	}
 }
 
+func TestLogHandlerKeepsEveryTraceFlag(t *testing.T) {
+	sc := testSpanContext.WithTraceFlags(trace.FlagsSampled | trace.FlagsRandom)
+	var buf bytes.Buffer
+	slog.New(NewLogHandler(jsonHandler(&buf))).InfoContext(trace.ContextWithSpanContext(context.Background(), sc), "m")
+	if !strings.Contains(buf.String(), `"trace_flags":"03"`) {
+		t.Errorf("got %s, want the W3C trace flags 03", buf.String())
+	}
+}
+
 func TestLogLinesInAHandlerCarryTheRequestsTraceID(t *testing.T) {
 	s := newSDK(t, sdktrace.AlwaysSample())
 	var buf bytes.Buffer

@@ -498,6 +498,35 @@ func TestReadFromIsCountedAndPassedThrough(t *testing.T) {
 	}
 }
 
+// unflushableWriter is a ResponseWriter that cannot flush, as behind
+// http.TimeoutHandler or a middleware whose writer has no Flush.
+type unflushableWriter struct{ w *httptest.ResponseRecorder }
+
+func (u unflushableWriter) Header() http.Header         { return u.w.Header() }
+func (u unflushableWriter) Write(b []byte) (int, error) { return u.w.Write(b) }
+func (u unflushableWriter) WriteHeader(code int)        { u.w.WriteHeader(code) }
+
+func TestFailedFlushDoesNotDecideTheStatus(t *testing.T) {
+	s := newSDK(t, sdktrace.AlwaysSample())
+	h := s.middleware().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(unflushableWriter{rec}, httptest.NewRequest("GET", "/events", nil))
+	if rec.Code != 500 {
+		t.Fatalf("client got %d, want 500", rec.Code)
+	}
+	span := s.ended()[0]
+	if got := attrMap(span.Attributes())["http.response.status_code"]; got != int64(500) {
+		t.Errorf("http.response.status_code = %v, the client got 500", got)
+	}
+	if span.Status().Code != codes.Error {
+		t.Errorf("span status = %v, want Error for the 500 the client got", span.Status())
+	}
+}
+
 func TestInformationalStatusIsNotTheResponseStatus(t *testing.T) {
 	s := newSDK(t, sdktrace.AlwaysSample())
 	h := s.middleware().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

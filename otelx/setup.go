@@ -84,12 +84,15 @@ type part struct {
 // context still flows from callers to the services this one calls.
 //
 // When OTEL_SDK_DISABLED is "true" (which the Go SDK does not honour by
-// itself), Setup installs nothing, options included, and returns a
-// Telemetry with no-op providers.
+// itself), Setup installs nothing but the propagator (the variable does
+// not apply to propagators), options included, and returns a Telemetry
+// with no-op providers.
 //
-// Setup fails when an OTEL_* variable names something unknown or an
-// exporter cannot be created; it then shuts down what it had created and
-// installs nothing. It connects to nothing: exporters connect when they
+// Setup fails when an OTEL_*_EXPORTER variable names an unknown exporter
+// or an exporter cannot be created; it then shuts down what it had created
+// and installs nothing. An unknown name in OTEL_PROPAGATORS is reported
+// through otel.Handle, and the default propagators (tracecontext, baggage)
+// are used instead. It connects to nothing: exporters connect when they
 // first export (OTEL_METRICS_EXPORTER=prometheus does open its listening
 // port, OTEL_EXPORTER_PROMETHEUS_HOST:PORT, default localhost:9464).
 func Setup(ctx context.Context, opts ...SetupOption) (*Telemetry, error) {
@@ -97,11 +100,15 @@ func Setup(ctx context.Context, opts ...SetupOption) (*Telemetry, error) {
 	for _, o := range opts {
 		o.applySetup(&c)
 	}
-	t := &Telemetry{timeout: c.shutdownTimeout}
+	t := &Telemetry{timeout: c.shutdownTimeout, prop: autoprop.NewTextMapPropagator()}
 	if sdkDisabled() {
+		// The specification: OTEL_SDK_DISABLED has no effect on the
+		// propagators, so trace context still flows through.
+		if !c.noGlobal {
+			otel.SetTextMapPropagator(t.prop)
+		}
 		return t, nil
 	}
-	t.prop = autoprop.NewTextMapPropagator()
 
 	spanExp, err := configured(ctx, c.spanExporter, "TRACES",
 		func(ctx context.Context) (sdktrace.SpanExporter, error) { return autoexport.NewSpanExporter(ctx) },
@@ -334,8 +341,8 @@ func (t *Telemetry) LoggerProvider() log.LoggerProvider {
 	return t.lp
 }
 
-// Propagator returns the propagator Setup chose (a no-op one when the SDK
-// is disabled).
+// Propagator returns the propagator Setup chose (a no-op one for the zero
+// Telemetry).
 func (t *Telemetry) Propagator() propagation.TextMapPropagator {
 	if t == nil || t.prop == nil {
 		return propagation.NewCompositeTextMapPropagator()

@@ -361,6 +361,23 @@ func TestSDKDisabledIgnoresOptions(t *testing.T) {
 	}
 }
 
+func TestSDKDisabledStillPropagates(t *testing.T) {
+	clearOTelEnv(t)
+	restoreGlobals(t)
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	t.Setenv("OTEL_PROPAGATORS", "b3")
+	tel, err := Setup(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := tel.Propagator().Fields(); !contains(f, "b3") {
+		t.Errorf("Propagator fields = %v, want b3: OTEL_SDK_DISABLED does not apply to propagators", f)
+	}
+	if f := otel.GetTextMapPropagator().Fields(); !contains(f, "b3") {
+		t.Errorf("global propagator fields = %v, want b3", f)
+	}
+}
+
 func TestLocalTraceIDsWithoutExport(t *testing.T) {
 	clearOTelEnv(t)
 	tel, err := Setup(context.Background(), WithoutGlobal(), WithLocalTraceIDs())

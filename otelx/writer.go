@@ -2,6 +2,7 @@ package otelx
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -74,12 +75,15 @@ type writerOnly struct{ io.Writer }
 func (w *responseWriter) Flush() { _ = w.FlushError() }
 
 // FlushError is the form of Flush that http.ResponseController prefers.
+// A flush sends a 200 unless a status was written, but one the writer
+// cannot do sends nothing, and the handler may still answer otherwise.
 func (w *responseWriter) FlushError() error {
-	if !w.wroteHeader {
+	err := http.NewResponseController(w.ResponseWriter).Flush()
+	if !w.wroteHeader && !errors.Is(err, http.ErrNotSupported) {
 		w.wroteHeader = true
 		w.status = http.StatusOK
 	}
-	return http.NewResponseController(w.ResponseWriter).Flush()
+	return err
 }
 
 // Hijack hands the connection to the handler.
