@@ -119,12 +119,11 @@ func (s *scope) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Writer = outerW
 		c.Request = outerR
 	}()
-	s.w.init(w, outerW, s.problems, s.errs)
+	s.w.init(w, outerW, s.problems, s.errs, len(c.Errors))
 	c.Writer = &s.w
 	c.Request = r
-	errs := len(c.Errors)
 	c.Next()
-	s.w.finish(c, errs)
+	s.w.finish(c)
 }
 
 // Value reads a Backstop context value from the request of c with the

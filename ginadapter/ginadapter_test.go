@@ -129,6 +129,27 @@ func TestOuterMiddlewareSeesFinalStatus(t *testing.T) {
 	}
 }
 
+// An error that middleware between Problems and the idempotency
+// middleware pushed before going on becomes the response when the handler
+// sends no body: it is rendered inside the idempotency middleware, so
+// that the 500 the client gets releases the key, and is never replayed
+// over a 204 that was recorded but not sent.
+func TestIdempotencyRendersErrorPushedBeforeIt(t *testing.T) {
+	s := routertest.NewSetup(t, routertest.ProblemRecover)
+	r := gin.New()
+	r.Use(ginadapter.Problems(quiet()), func(c *gin.Context) {
+		_ = c.Error(errors.New("cache unavailable")) // noted, not fatal
+		c.Next()
+	})
+	r.POST("/no-content", ginadapter.Idempotency(s.Idempotency), func(c *gin.Context) {
+		s.Hits.Hit("/no-content")
+		c.Status(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	routertest.RunCase(t, srv.URL, s.Hits, routertest.Case{Path: "/no-content", Status: http.StatusInternalServerError, Problem: true})
+}
+
 func TestProblems(t *testing.T) {
 	for _, tc := range []struct {
 		name      string

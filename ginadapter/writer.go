@@ -22,6 +22,7 @@ type scopeWriter struct {
 	// become problems written with errs (nil: problem.Write).
 	problems bool
 	errs     *problem.Writer
+	errStart int // c.Errors before this is not the chain's under Problems
 	status   int
 	size     int  // -1 until the header is written, as in gin
 	set      bool // the chain set a status
@@ -31,13 +32,17 @@ type scopeWriter struct {
 var _ gin.ResponseWriter = (*scopeWriter)(nil)
 
 // init begins a scope writing to w inside outer, under Problems when
-// problems is set or when outer is the writer of a scope that is.
-func (sw *scopeWriter) init(w http.ResponseWriter, outer gin.ResponseWriter, problems bool, errs *problem.Writer) {
+// problems is set or when outer is the writer of a scope that is. errStart
+// is the number of errors in c.Errors when the scope began; a scope inside
+// another takes the other's, so that it renders the errors pushed between
+// them too (by middleware that went on): the enclosing Problems would
+// render them over the response the scope's middleware saw end.
+func (sw *scopeWriter) init(w http.ResponseWriter, outer gin.ResponseWriter, problems bool, errs *problem.Writer, errStart int) {
 	if o, ok := outer.(*scopeWriter); ok && !problems {
-		problems, errs = o.problems, o.errs
+		problems, errs, errStart = o.problems, o.errs, o.errStart
 	}
 	sw.w, sw.outer = w, outer
-	sw.problems, sw.errs = problems, errs
+	sw.problems, sw.errs, sw.errStart = problems, errs, errStart
 	sw.status, sw.size, sw.set, sw.held = outer.Status(), -1, false, false
 	if outer.Written() {
 		sw.size = 0
@@ -127,13 +132,13 @@ func (sw *scopeWriter) Unwrap() http.ResponseWriter { return sw.w }
 // finish ends the scope's response when the chain has returned: it writes
 // a status the chain set without a body, and under Problems it writes the
 // problem for the chain's last error or its bodiless error status.
-func (sw *scopeWriter) finish(c *gin.Context, errStart int) {
+func (sw *scopeWriter) finish(c *gin.Context) {
 	if sw.size > 0 || (sw.size == 0 && !sw.held) {
 		return // the response is under way
 	}
 	var err error
 	if sw.problems {
-		if len(c.Errors) > errStart {
+		if len(c.Errors) > sw.errStart {
 			err = errorFor(c.Errors[len(c.Errors)-1], sw.status)
 		} else if sw.status >= 400 {
 			err = problem.New(sw.status, "")
