@@ -226,6 +226,38 @@ func TestProblems(t *testing.T) {
 	}
 }
 
+// A problem written inside a Wrap scope to a HEAD request has no body; it
+// is the response all the same, which Problems does not render (and log)
+// a second time.
+func TestHeadErrorInsideWrapIsRenderedOnce(t *testing.T) {
+	var logged []string
+	w := problem.NewWriter(problem.Options{Logger: slog.New(recordHandler{&logged})})
+	r := gin.New()
+	r.Use(ginadapter.Problems(w), ginadapter.Wrap(func(next http.Handler) http.Handler { return next }))
+	r.HEAD("/", func(c *gin.Context) {
+		_ = c.AbortWithError(http.StatusInternalServerError, errors.New("database is down"))
+	})
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodHead, "/", nil))
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != problem.ContentTypeJSON {
+		t.Errorf("%d %q, want a 500 problem", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if len(logged) != 1 {
+		t.Errorf("the error was rendered %d times: %q; want once", len(logged), logged)
+	}
+}
+
+// recordHandler is a slog.Handler that keeps the messages it handles.
+type recordHandler struct{ msgs *[]string }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	*h.msgs = append(*h.msgs, r.Message)
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
 // gin's own 404 and 405 become problems; the 405 keeps gin's Allow.
 func TestProblemsRouterErrors(t *testing.T) {
 	r := gin.New()

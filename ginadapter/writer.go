@@ -162,7 +162,30 @@ func (sw *scopeWriter) finish(c *gin.Context) {
 		// Written through gin's writer, which keeps a status pending
 		// until a body is written; a HEAD response has none, and gin
 		// would write its own text 404 over the problem's headers.
-		sw.outer.WriteHeaderNow()
+		commit(sw.outer)
+	}
+}
+
+// commit writes the pending header of w now, and that of the writers it
+// writes straight through: a problem without a body (a HEAD response) is
+// the response, not a bare error status that an enclosing scope would
+// hold and render again.
+func commit(w gin.ResponseWriter) {
+	for {
+		sw, ok := w.(*scopeWriter)
+		if !ok {
+			w.WriteHeaderNow()
+			return
+		}
+		if sw.size >= 0 && !sw.held {
+			return
+		}
+		sw.size, sw.held = 0, false
+		sw.w.WriteHeader(sw.status)
+		if sw.w != http.ResponseWriter(sw.outer) {
+			return
+		}
+		w = sw.outer
 	}
 }
 
