@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backstop-go/backstop/authn"
@@ -70,6 +71,9 @@ type userJSON struct {
 func (h *Handlers) CreateUser(w http.ResponseWriter, r *http.Request) error {
 	var in newUser
 	if err := h.Validator.Decode(r, &in); err != nil {
+		return err
+	}
+	if err := storable(text{"email", in.Email}, text{"name", in.Name}); err != nil {
 		return err
 	}
 	hash, err := h.Passwords.Hash(r.Context(), []byte(in.Password))
@@ -190,6 +194,9 @@ func (h *Handlers) CreateOrder(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Validator.Decode(r, &in); err != nil {
 		return err
 	}
+	if err := storable(text{"item", in.Item}); err != nil {
+		return err
+	}
 	o, err := h.Orders.Create(r.Context(), Order{Owner: who, Item: in.Item, Quantity: in.Quantity, CreatedAt: Now()})
 	if err != nil {
 		return err
@@ -257,6 +264,25 @@ func (h *Handlers) GetOrder(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, toJSON(o))
+}
+
+// text is a decoded string member and its JSON name.
+type text struct{ name, value string }
+
+// storable answers with a 422 for each member holding U+0000, which
+// PostgreSQL's text cannot store: without this check the in-memory stores
+// would accept it and PostgreSQL answer a 500.
+func storable(ts ...text) error {
+	var vs []validation.Violation
+	for _, t := range ts {
+		if strings.IndexByte(t.value, 0) >= 0 {
+			vs = append(vs, validation.Violation{Pointer: validation.Pointer(t.name), Detail: "must not contain the NUL character", Rule: "nonul"})
+		}
+	}
+	if vs == nil {
+		return nil
+	}
+	return validation.Invalid(vs...)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -68,6 +69,9 @@ func (p PostgresUsers) Create(ctx context.Context, u User) (User, error) {
 
 // ByEmail implements [Users].
 func (p PostgresUsers) ByEmail(ctx context.Context, email string) (User, error) {
+	if strings.IndexByte(email, 0) >= 0 {
+		return User{}, ErrNotFound // text cannot hold U+0000: no such user, not a failed query
+	}
 	var u User
 	err := p.Pool.QueryRow(ctx,
 		"SELECT id, email, name, password_hash FROM users WHERE lower(email) = lower($1)", email).

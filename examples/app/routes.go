@@ -39,6 +39,7 @@ func Routes(a *App) http.Handler {
 	mux.Handle("GET /v1/orders/{id}", v1(read(problem.HandlerFunc(h.GetOrder))))
 	// Anything else under /v1 is limited too, then a 404 or 405 problem.
 	mux.Handle("/v1/", v1(problem.HandlerFunc(notFound)))
+	mux.Handle("/v1", v1(problem.HandlerFunc(notFound))) // else ServeMux redirects to /v1/
 	mux.Handle("/", problem.HandlerFunc(notFound))
 
 	return a.Observe(nil)(mux)

@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/backstop-go/backstop/examples/app"
 	"github.com/backstop-go/backstop/health"
@@ -39,6 +40,9 @@ func routes(a *app.App) http.Handler {
 		}
 		return ""
 	}))
+	// HEAD is GET without the body (RFC 9110 §9.3.2); chi routes it only
+	// where it is registered.
+	r.Use(middleware.GetHead)
 	r.NotFound(problem.HandlerFunc(notFound).ServeHTTP)
 	r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed).ServeHTTP)
 

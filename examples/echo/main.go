@@ -38,10 +38,12 @@ func routes(a *app.App) http.Handler {
 	// Echo from outside and reads the request's Pattern once it returns.
 	e.Use(echoadapter.Pattern())
 
-	e.GET("/livez", echo.WrapHandler(a.Health.Handler(health.Live)))
-	e.GET("/readyz", echo.WrapHandler(a.Health.Handler(health.Ready)))
-	e.GET("/readyz/:name", withPathValue("name", a.Health.Handler(health.Ready)))
-	e.GET("/.well-known/jwks.json", echo.WrapHandler(a.JWKS))
+	// HEAD is GET without the body (RFC 9110 §9.3.2); echo routes it only
+	// where it is registered.
+	e.Match(getHead, "/livez", echo.WrapHandler(a.Health.Handler(health.Live)))
+	e.Match(getHead, "/readyz", echo.WrapHandler(a.Health.Handler(health.Ready)))
+	e.Match(getHead, "/readyz/:name", withPathValue("name", a.Health.Handler(health.Ready)))
+	e.Match(getHead, "/.well-known/jwks.json", echo.WrapHandler(a.JWKS))
 
 	// Identify, then limit: anonymous requests, failed logins and bad tokens
 	// count against the caller's address.
@@ -54,13 +56,16 @@ func routes(a *app.App) http.Handler {
 	// Wrap, as with DATABASE_URL the idempotency middleware is pgstore's
 	// transactional one (the order commits with its recorded response).
 	v1.POST("/orders", handle(h.CreateOrder), write, echoadapter.Wrap(a.Idempotency.Handler))
-	v1.GET("/orders", handle(h.ListOrders), read)
-	v1.GET("/orders/:id", handle(h.GetOrder), read)
+	v1.Match(getHead, "/orders", handle(h.ListOrders), read)
+	v1.Match(getHead, "/orders/:id", handle(h.GetOrder), read)
 	// Unknown /v1 paths are limited too before their 404.
 	v1.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
 
 	return a.Observe(nil)(e)
 }
+
+// getHead are the methods of a read route.
+var getHead = []string{http.MethodGet, http.MethodHead}
 
 // handle adapts a domain handler, which returns its error, to echo, which
 // renders a returned error with its HTTPErrorHandler. Path parameters are

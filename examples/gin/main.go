@@ -10,6 +10,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,21 +38,29 @@ func routes(a *app.App) http.Handler {
 	h := a.Handlers
 	g := gin.New()
 	g.HandleMethodNotAllowed = true
+	// A path no route has is a 404 problem, as on every router, not a
+	// redirect to its neighbour with or without a trailing slash.
+	g.RedirectTrailingSlash = false
 	g.Use(ginadapter.Problems(nil))
 	// Name spans and log lines by gin's route template: Observe wraps the
 	// Engine from outside and reads the request's Pattern once it returns.
 	g.Use(ginadapter.Pattern())
-	g.NoRoute(problemHandler(notFound))
-	g.NoMethod(problemHandler(methodNotAllowed))
-
-	g.GET("/livez", gin.WrapH(a.Health.Handler(health.Live)))
-	g.GET("/readyz", gin.WrapH(a.Health.Handler(health.Ready)))
-	g.GET("/readyz/:name", withPathValue("name", a.Health.Handler(health.Ready)))
-	g.GET("/.well-known/jwks.json", gin.WrapH(a.JWKS))
-
 	// Identify, then limit: anonymous requests, failed logins and bad tokens
 	// count against the caller's address.
-	v1 := g.Group("/v1", ginadapter.Wrap(a.Auth.Identify), ginadapter.RateLimit(a.Limiter))
+	identify, limit := ginadapter.Wrap(a.Auth.Identify), ginadapter.RateLimit(a.Limiter)
+	// gin runs NoRoute and NoMethod outside every group: unknown /v1 paths
+	// and methods are limited here, like the routes beside them.
+	g.NoRoute(underV1(identify), underV1(limit), problemHandler(notFound))
+	g.NoMethod(underV1(identify), underV1(limit), problemHandler(methodNotAllowed))
+
+	// HEAD is GET without the body (RFC 9110 §9.3.2); gin routes it only
+	// where it is registered.
+	g.Match(getHead, "/livez", gin.WrapH(a.Health.Handler(health.Live)))
+	g.Match(getHead, "/readyz", gin.WrapH(a.Health.Handler(health.Ready)))
+	g.Match(getHead, "/readyz/:name", withPathValue("name", a.Health.Handler(health.Ready)))
+	g.Match(getHead, "/.well-known/jwks.json", gin.WrapH(a.JWKS))
+
+	v1 := g.Group("/v1", identify, limit)
 	read := ginadapter.Wrap(a.Auth.RequireScopes(app.ScopeRead))
 	write := ginadapter.Wrap(a.Auth.RequireScopes(app.ScopeWrite))
 
@@ -60,10 +69,22 @@ func routes(a *app.App) http.Handler {
 	// Wrap, as with DATABASE_URL the idempotency middleware is pgstore's
 	// transactional one (the order commits with its recorded response).
 	v1.POST("/orders", write, ginadapter.Wrap(a.Idempotency.Handler), handle(h.CreateOrder))
-	v1.GET("/orders", read, handle(h.ListOrders))
-	v1.GET("/orders/:id", read, handle(h.GetOrder))
+	v1.Match(getHead, "/orders", read, handle(h.ListOrders))
+	v1.Match(getHead, "/orders/:id", read, handle(h.GetOrder))
 
 	return a.Observe(nil)(g)
+}
+
+// getHead are the methods of a read route.
+var getHead = []string{http.MethodGet, http.MethodHead}
+
+// underV1 runs mw only for paths under /v1.
+func underV1(mw gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if p := c.Request.URL.Path; p == "/v1" || strings.HasPrefix(p, "/v1/") {
+			mw(c)
+		}
+	}
 }
 
 // handle adapts a domain handler, which returns its error, to gin: the
