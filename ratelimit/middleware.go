@@ -197,8 +197,27 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 // a Decision is not copied on its way to the caller.
 func (m *Middleware) decide(ctx context.Context, key string, cost int64, d *Decision) error {
 	until := m.retryAt.Load()
-	if until != 0 && time.Now().UnixNano() < until {
-		return errCircuitOpen
+	if until != 0 {
+		now := time.Now().UnixNano()
+		if now < until {
+			return errCircuitOpen
+		}
+		// RetryStoreAfter has passed: one request tries the Limiter again,
+		// and the others keep applying OnError for another interval
+		// meanwhile, so a hung store costs one timeout per interval, not
+		// one per request arriving while it is being tried.
+		next := now + int64(m.opts.RetryStoreAfter)
+		if !m.retryAt.CompareAndSwap(until, next) {
+			return errCircuitOpen
+		}
+		defer func(prev int64) {
+			if ctx.Err() != nil {
+				// This request's own deadline or cancellation says
+				// nothing of the store: let the next request try it.
+				m.retryAt.CompareAndSwap(next, prev)
+			}
+		}(until)
+		until = next
 	}
 	var err error
 	*d, err = m.limiter.AllowN(ctx, key, cost)
