@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,35 @@ func TestClaimSentTwiceReturnsTheClaim(t *testing.T) {
 	}
 	if v, _, err := s.run(ctx, completeScript, k, true, owner.Token, owner.Fence, 201, "", "", "", ms(time.Hour), k.member); err != nil || v != int64(2) {
 		t.Fatalf("completion sent again = %v, %v; want 2 (completed already by this owner)", v, err)
+	}
+}
+
+// A claim that runs after its withdrawal (both queued behind a stalled
+// server, on different connections) takes nothing: the withdrawal marks
+// the record, and other callers' claims are not affected.
+func TestClaimWithdrawnBeforeItRuns(t *testing.T) {
+	c := redistest.Client(t)
+	s := New(c, Options{Prefix: strings.TrimSuffix(redistest.Prefix(t), ":"), Timeout: 10 * time.Second})
+	ctx := context.Background()
+	key := idempotency.RecordKey{Scope: "scope", ID: "k"}
+	k := s.keys(key)
+	if v, _, err := s.run(ctx, withdrawScript, k, true, "ghost", k.member, ms(time.Minute)); err != nil || v != int64(0) {
+		t.Fatalf("withdrawal of a claim not yet made = %v, %v; want 0", v, err)
+	}
+	if v, _, err := s.run(ctx, claimScript, k, true, "ghost", "fp", ms(time.Minute), ms(time.Hour), 0, 0, k.member); err != nil || v.([]any)[0] != "withdrawn" {
+		t.Fatalf("withdrawn claim = %v, %v; want withdrawn", v, err)
+	}
+	if _, err := s.Get(ctx, key); !errors.Is(err, idempotency.ErrNotFound) {
+		t.Fatalf("Get after the withdrawn claim = %v, want ErrNotFound", err)
+	}
+	res, err := s.Claim(ctx, idempotency.ClaimRequest{Key: key, Fingerprint: "fp", Lease: time.Minute, Retention: time.Hour})
+	if err != nil || res.Outcome != idempotency.Claimed {
+		t.Fatalf("the client's retry = %+v, %v; want claimed", res, err)
+	}
+	if err := s.Complete(ctx, key, res.Owner, idempotency.Response{Status: 201}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ttl, err := c.PTTL(ctx, k.record).Result(); err != nil || ttl <= time.Minute {
+		t.Fatalf("completed record's PTTL = %v, %v; want its retention", ttl, err)
 	}
 }

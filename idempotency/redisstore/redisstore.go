@@ -136,6 +136,8 @@ type Store struct {
 	prefix  string // Prefix + ":{"
 	timeout time.Duration
 	numbers atomic.Pointer[claimNumbers] // the last claim's, boxed
+	// withdrawals counts the withdrawals in progress.
+	withdrawals atomic.Int64
 }
 
 // claimNumbers are the numeric arguments of claims, boxed once: they come
@@ -263,7 +265,7 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 			// The claim may have been made with a token nobody will know:
 			// it would answer the client's retry with 409 until its lease
 			// ran out. Withdraw it, without holding up this answer.
-			go s.withdraw(k, token)
+			go s.withdraw(k, token, req.Lease)
 		}
 		return idempotency.ClaimResult{}, err
 	}
@@ -312,10 +314,35 @@ func (s *Store) Claim(ctx context.Context, req idempotency.ClaimRequest) (idempo
 	return bad()
 }
 
-// withdraw deletes the pending record that token holds, if any, within
-// Timeout. Its own failure changes nothing: the claim then lasts its lease.
-func (s *Store) withdraw(k recordKeys, token string) {
-	_, _, _ = s.run(context.Background(), withdrawScript, k, true, token, k.member)
+// maxWithdrawals bounds the withdrawals a Store retries at once; beyond
+// it, a withdrawal is tried once.
+const maxWithdrawals = 1024
+
+// withdraw deletes the pending record that token holds, or, when the claim
+// has not run (yet), marks the record so that the claim takes nothing when
+// it does: a claim sent to a stalled server runs when the server resumes,
+// after its caller gave up. It tries until Redis answers, each try within
+// Timeout, with backoff, for at most a lease: a stalled server that answers
+// neither the claim nor a first withdrawal must not keep the claim for a
+// lease once it resumes.
+func (s *Store) withdraw(k recordKeys, token string, lease time.Duration) {
+	once := s.withdrawals.Add(1) > maxWithdrawals
+	defer s.withdrawals.Add(-1)
+	deadline := time.Now().Add(lease)
+	var t *time.Timer
+	for delay := 10 * time.Millisecond; ; delay = min(2*delay, time.Second) {
+		_, _, err := s.run(context.Background(), withdrawScript, k, true, token, k.member, ms(lease))
+		if err == nil || once || errors.Is(err, redis.ErrClosed) || time.Now().Add(delay).After(deadline) {
+			return // a failure leaves the claim, if it runs, for its lease
+		}
+		if t == nil {
+			t = time.NewTimer(delay)
+			defer t.Stop()
+		} else {
+			t.Reset(delay)
+		}
+		<-t.C
+	}
 }
 
 // owned maps the reply of extend, complete and release.

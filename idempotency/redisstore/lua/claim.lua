@@ -6,13 +6,18 @@
 -- Returns {'claimed', fence} | {'takeover', fence} | {'mismatch'}
 --       | {'inflight', lease_left_ms} | {'completed', code, hdr, body, reason}
 --       | {'overbudget', ms_until_the_scope's_first_record_expires}
+--       | {'withdrawn'} (see withdraw.lua: the caller gave up on this claim)
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowus = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local lease = tonumber(ARGV[3])
 local ttl = lease + tonumber(ARGV[4])
 
-local r = redis.call('HMGET', KEYS[1], 'fp', 'st', 'lease', 'tok', 'fence', 'to')
+local r = redis.call('HMGET', KEYS[1], 'fp', 'st', 'lease', 'tok', 'fence', 'to', 'w:' .. ARGV[1])
+if r[7] then
+  -- Withdrawn before it ran: nobody knows its token, so it takes nothing.
+  return {'withdrawn'}
+end
 if not r[1] then
   -- Forget the scope's expired records (a bounded batch per claim: at
   -- most one record is added per claim, so the backlog shrinks).
