@@ -9,8 +9,8 @@
 //		JWKS:       jwks,
 //	})
 //	auth, err := authn.New(v, authn.Options{})
-//	mux.Handle("GET /orders", auth.Handler(listOrders))
-//	mux.Handle("POST /orders", auth.Handler(auth.RequireScopes("orders:write")(createOrder)))
+//	mux.Handle("GET /orders", auth.Handler(http.HandlerFunc(listOrders)))
+//	mux.Handle("POST /orders", auth.Handler(auth.RequireScopes("orders:write")(http.HandlerFunc(createOrder))))
 //
 //	func listOrders(w http.ResponseWriter, r *http.Request) {
 //		p, _ := authn.FromContext(r.Context()) // p.Issuer, p.Subject, p.Scope, p.Claims(&mine)
