@@ -17,13 +17,19 @@ import (
 // tokens' lifetime, so that rotation never breaks verification.
 //
 // Only public keys are published (private halves are dropped); HMAC keys
-// are refused, as they are secrets. Each key carries kid, alg and use
-// "sig". The body is built once; responses carry Content-Type
-// application/jwk-set+json and Cache-Control: public, max-age=300. Only
-// GET and HEAD are answered (others get 405).
+// are refused, as they are secrets, and so are two keys with one ID: a
+// verifier finds a key by kid, so the second would never verify. Each key
+// carries kid, alg and use "sig". The body is built once; responses carry
+// Content-Type application/jwk-set+json and Cache-Control: public,
+// max-age=300. Only GET and HEAD are answered (others get 405).
 func NewJWKSHandler(keys ...Key) (http.Handler, error) {
 	set := jwkSet{Keys: make([]jwk, 0, len(keys))}
+	ids := make(map[string]bool, len(keys))
 	for _, k := range keys {
+		if ids[k.ID] {
+			return nil, fmt.Errorf("authn: two keys have the ID %q", k.ID)
+		}
+		ids[k.ID] = true
 		j, err := publicJWK(k)
 		if err != nil {
 			return nil, err

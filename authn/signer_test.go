@@ -159,3 +159,27 @@ func TestSignerExtraCannotOverrideSubjectByFolding(t *testing.T) {
 		t.Fatalf("Extra overrode the Signer's claims: sub %q, scope %q", p.Subject, p.Scope)
 	}
 }
+
+// Keys published together must have distinct kids: a verifier finds a key
+// by kid, so the second key under one kid (a rotated key whose ID was kept,
+// or two keys without ID) would never verify, and rotation would break the
+// tokens of the previous key.
+func TestJWKSHandlerRefusesTwoKeysWithOneID(t *testing.T) {
+	k := testKeys()
+	clock := clocktest.New()
+	for _, id := range []string{"main", ""} {
+		previous, _ := NewSigner(testIssuer, Key{ID: id, Key: k.ed}, SignerOptions{Now: clock.Now})
+		current, _ := NewSigner(testIssuer, Key{ID: id, Key: k.edAlt}, SignerOptions{Now: clock.Now})
+		h, err := NewJWKSHandler(current.PublicKey(), previous.PublicKey())
+		if err == nil {
+			srv := httptest.NewServer(h)
+			j, _ := NewJWKS(srv.URL, JWKSOptions{})
+			v, _ := NewVerifier(VerifierConfig{Issuer: testIssuer, Audience: []string{testAudience},
+				Algorithms: []string{"EdDSA"}, JWKS: j, Now: clock.Now})
+			tok, _ := previous.Sign(Claims{Subject: "alice", Audience: []string{testAudience}})
+			_, verr := v.Verify(context.Background(), tok)
+			srv.Close()
+			t.Errorf("kid %q: NewJWKSHandler published two keys under one kid; a token of the previous key then verifies with %v", id, verr)
+		}
+	}
+}
