@@ -81,8 +81,9 @@ type JWKSOptions struct {
 // key_ops exclude signature verification, and keys whose alg does not fit
 // their type are ignored. A key with alg verifies that algorithm only; a key
 // without alg verifies the algorithms of its type (RSA: RS* and PS*) that
-// the Verifier allows. A token without kid is verified only when the set
-// holds exactly one usable key. Key URLs in tokens (jku, x5u) and embedded
+// the Verifier allows. A token without kid is verified with the set's key
+// that has no kid, or, when the set holds exactly one usable key, with that
+// key. Key URLs in tokens (jku, x5u) and embedded
 // keys (jwk, x5c) are never used (RFC 8725 §3.10).
 //
 // A JWKS is safe for concurrent use; share one per URL.
