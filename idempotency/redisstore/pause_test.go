@@ -1,3 +1,5 @@
+//go:build unix
+
 package redisstore_test
 
 import (
@@ -5,10 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,39 +17,6 @@ import (
 	"github.com/backstop-go/backstop/idempotency/redisstore"
 	"github.com/backstop-go/backstop/internal/redistest"
 )
-
-// pause freezes the server (SIGSTOP): it keeps accepting connections and
-// reading nothing, as a server stalled by a long fork or a VM pause. The
-// returned func resumes it (SIGCONT); it is also called at cleanup.
-func pause(t *testing.T, srv *redistest.Server) (resume func()) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer c.Close()
-	info, err := c.Info(context.Background(), "server").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
-	if pid == 0 {
-		t.Fatal("no process_id in INFO server")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var once atomic.Bool
-	resume = func() {
-		if once.CompareAndSwap(false, true) {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}
-	t.Cleanup(resume)
-	return resume
-}
 
 // A claim sent to a paused Redis times out (503, nothing ran); Redis runs
 // it once it resumes, with an owner token nobody knows. The store withdraws
@@ -86,7 +52,7 @@ func TestClaimToPausedServerIsWithdrawn(t *testing.T) {
 		return rec
 	}
 	hook.failed.Store(0) // the warm-up's NOSCRIPT
-	resume := pause(t, srv)
+	resume := srv.Pause(t)
 	if rec := do(); rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("claim to a paused server = %d, want 503", rec.Code)
 	}

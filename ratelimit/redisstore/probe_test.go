@@ -1,3 +1,5 @@
+//go:build unix
+
 package redisstore
 
 import (
@@ -5,11 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,35 +17,6 @@ import (
 	"github.com/backstop-go/backstop/internal/redistest"
 	"github.com/backstop-go/backstop/ratelimit"
 )
-
-// pause freezes the server (SIGSTOP): it accepts connections and answers
-// nothing, as a Redis stalled by a slow command, a fork or a VM pause
-// does. The returned func resumes it (SIGCONT); cleanup calls it too.
-func pause(t *testing.T, srv *redistest.Server) (resume func()) {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
-	defer c.Close()
-	info, err := c.Info(context.Background(), "server").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid := 0
-	for line := range strings.SplitSeq(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, "process_id:"); ok {
-			pid, _ = strconv.Atoi(v)
-		}
-	}
-	if pid == 0 {
-		t.Fatal("no process_id in INFO server")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	resume = func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) }
-	t.Cleanup(resume)
-	return resume
-}
 
 // probing counts the Limiter's calls, and those in progress. Its first
 // call gets a deadline of its own, short, so that the outage is noticed
@@ -95,7 +65,7 @@ func TestHungRedisCostsOneTimeoutPerInterval(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 		return rec.Code
 	}
-	resume := pause(t, srv)
+	resume := srv.Pause(t)
 	if c := do(); c != 503 {
 		t.Fatalf("first request to a hung Redis: %d, want 503", c)
 	}
