@@ -3,6 +3,7 @@ package health
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -159,7 +160,8 @@ func (ev *eval) loadOne(r *Registry, p Probe, name string) bool {
 }
 
 // markExcluded marks the entries named by ev.exclude and returns the
-// names that match none, reusing ev.exclude's array.
+// names that match none, sorted and each once as Kubernetes lists them,
+// reusing ev.exclude's array.
 func (ev *eval) markExcluded() []string {
 	unknown := ev.exclude[:0]
 	for _, name := range ev.exclude {
@@ -173,6 +175,10 @@ func (ev *eval) markExcluded() []string {
 		if !found {
 			unknown = append(unknown, name)
 		}
+	}
+	if len(unknown) > 1 {
+		slices.Sort(unknown)
+		unknown = slices.Compact(unknown)
 	}
 	return unknown
 }
@@ -279,7 +285,7 @@ func (ev *eval) appendText(b []byte, p Probe, status Status, verbose, show bool,
 			b = append(b, " failed: "...)
 		}
 		if show {
-			b = appendLine(b, e.res.err.Error())
+			b = appendLine(b, errorText(e.res.err))
 		} else {
 			b = append(b, withheld...)
 		}
@@ -362,7 +368,7 @@ func (ev *eval) appendJSON(b []byte, status Status, show bool, unknown []string)
 		b = append(b, e.res.json()...)
 		if show && e.res.err != nil {
 			b = append(b, `,"output":`...)
-			b = appendJSONString(b, e.res.err.Error())
+			b = appendJSONString(b, errorText(e.res.err))
 		}
 		b = append(b, "}]"...)
 	}

@@ -215,9 +215,10 @@ const maxNameLen = 128
 
 // validName reports whether name may name a check: 1 to 128 ASCII letters,
 // digits, '.', '_' and '-', so that it is one URL path segment, a JSON key
-// and a metric attribute value without escaping.
+// and a metric attribute value without escaping. "." and ".." are not:
+// clients and ServeMux remove them from paths as dot-segments.
 func validName(name string) bool {
-	if name == "" || len(name) > maxNameLen {
+	if name == "" || len(name) > maxNameLen || name == "." || name == ".." {
 		return false
 	}
 	for i := 0; i < len(name); i++ {
@@ -230,8 +231,8 @@ func validName(name string) bool {
 }
 
 // Register adds the check fn under name. It panics, as http.Handle does,
-// when name is not 1 to 128 of [A-Za-z0-9._-], is already registered or is
-// "shutdown" (the readiness check that Drain fails), when fn is nil, when
+// when name is not 1 to 128 of [A-Za-z0-9._-] (or is "." or ".."), is
+// already registered or is "shutdown" (the readiness check that Drain fails), when fn is nil, when
 // opts.Probes holds bits other than Live, Ready and Startup, when
 // opts.Timeout or opts.Interval is negative, or after Close.
 //
@@ -240,7 +241,7 @@ func validName(name string) bool {
 func (r *Registry) Register(name string, fn CheckFunc, opts CheckOptions) {
 	r.mustBeNew("Register")
 	if !validName(name) {
-		panic("health: Register: invalid check name " + strconv.Quote(name) + ": want 1 to 128 of [A-Za-z0-9._-]")
+		panic("health: Register: invalid check name " + strconv.Quote(name) + ": want 1 to 128 of [A-Za-z0-9._-], not \".\" or \"..\"")
 	}
 	if name == shutdownName {
 		panic(`health: Register: the name "shutdown" is reserved for the readiness check that Drain fails`)

@@ -121,7 +121,7 @@ func (r *Registry) logChange(ch Change) {
 		slog.String("previous", ch.From.String()),
 	}
 	if ch.Err != nil {
-		attrs = append(attrs, slog.String("error", ch.Err.Error()))
+		attrs = append(attrs, slog.String("error", errorText(ch.Err)))
 	}
 	logger.LogAttrs(ctx, level, msg, attrs...)
 }
