@@ -231,10 +231,11 @@ func validName(name string) bool {
 }
 
 // Register adds the check fn under name. It panics, as http.Handle does,
-// when name is not 1 to 128 of [A-Za-z0-9._-] (or is "." or ".."), is
-// already registered or is "shutdown" (the readiness check that Drain fails), when fn is nil, when
-// opts.Probes holds bits other than Live, Ready and Startup, when
-// opts.Timeout or opts.Interval is negative, or after Close.
+// when name is not 1 to 128 of [A-Za-z0-9._-] or is "." or "..", is
+// already registered or is "shutdown" (the readiness check that Drain
+// fails), when fn is nil, when opts.Probes holds bits other than Live,
+// Ready and Startup, when opts.Timeout or opts.Interval is negative, or
+// after Close.
 //
 // A check with a positive opts.Interval starts running in the background
 // now; an on-demand check runs when a probe first needs it.

@@ -135,18 +135,18 @@ type PanicError struct {
 // Error returns "health: check panicked: " and the panic value.
 func (e *PanicError) Error() string { return fmt.Sprint("health: check panicked: ", e.Value) }
 
+// Unwrap returns the panic value when it is an error.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
 // errorText returns err's text as fmt prints it: "<nil>" for a nil pointer
 // (a check returning a typed nil returns a non-nil error whose Error
 // method may dereference it), and a note instead of a panic for an Error
 // method that panics, which would otherwise crash the goroutine reporting
 // the result.
 func errorText(err error) string { return fmt.Sprint(err) }
-
-// Unwrap returns the panic value when it is an error.
-func (e *PanicError) Unwrap() error {
-	err, _ := e.Value.(error)
-	return err
-}
 
 // ErrUnknownCheck is the problem type of the 404 answer to a request for
 // one check (/readyz/{name}) that the probe does not have.
