@@ -306,7 +306,8 @@ func (r *Registry) Register(name string, fn CheckFunc, opts CheckOptions) {
 // Close stops the background checks and cancels the context of every check
 // still running, then waits for the background loops to end. A check that
 // ignores its context goes on running until it returns. Probes served after
-// Close report background checks as stale. Close is idempotent; a Registry
+// Close report a background check's last result until it is older than two
+// intervals plus its timeout, and then ErrStale. Close is idempotent; a Registry
 // without background checks need not be closed.
 func (r *Registry) Close() {
 	r.mustBeNew("Close")
