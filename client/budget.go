@@ -1,6 +1,8 @@
 package client
 
 import (
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +16,23 @@ const tokenUnit = 1_000_000
 // again, which errs towards allowing retries.
 const maxHosts = 1024
 
-// host is what a Transport remembers of one host (a URL's host[:port]).
+// hostKey names a host: a URL's host name, in lower case as host names
+// are case-insensitive (RFC 3986 §3.2.2), and its port, explicit or the
+// scheme's default (0 for another scheme). Every spelling of one
+// host:port (API.test, api.test:443 and api.test in https URLs) thus
+// shares one state.
+type hostKey struct {
+	name string
+	port int
+}
+
+// keyOf returns the hostKey of u. It allocates only for a host name with
+// upper-case letters.
+func keyOf(u *url.URL) hostKey {
+	return hostKey{name: strings.ToLower(u.Hostname()), port: port(u)}
+}
+
+// host is what a Transport remembers of one host (see hostKey).
 type host struct {
 	// tokens is the retry budget in units of 1/tokenUnit retry: each call
 	// deposits Budget.Ratio of a retry, each retry withdraws one, and the
@@ -29,12 +47,12 @@ type host struct {
 // hostTable maps hosts to their state.
 type hostTable struct {
 	mu    sync.RWMutex
-	hosts map[string]*host
+	hosts map[hostKey]*host
 }
 
 // get returns the state of name, creating it with a full budget of
 // reserve tokens.
-func (t *hostTable) get(name string, reserve int64) *host {
+func (t *hostTable) get(name hostKey, reserve int64) *host {
 	t.mu.RLock()
 	h := t.hosts[name]
 	t.mu.RUnlock()
@@ -47,7 +65,7 @@ func (t *hostTable) get(name string, reserve int64) *host {
 		return h
 	}
 	if t.hosts == nil {
-		t.hosts = make(map[string]*host)
+		t.hosts = make(map[hostKey]*host)
 	}
 	if len(t.hosts) >= maxHosts {
 		for k := range t.hosts {

@@ -10,15 +10,15 @@ import (
 // again, and that a new host starts with a full budget.
 func TestHostTableKeepsStatePerHost(t *testing.T) {
 	var tab hostTable
-	a := tab.get("a.test", 7)
+	a := tab.get(hostKey{name: "a.test"}, 7)
 	if got := a.tokens.Load(); got != 7 {
 		t.Fatalf("new host has %d tokens, want 7", got)
 	}
 	a.tokens.Store(3)
-	if tab.get("a.test", 7) != a {
+	if tab.get(hostKey{name: "a.test"}, 7) != a {
 		t.Fatal("a.test got new state on its second lookup")
 	}
-	if b := tab.get("b.test", 7); b == a || b.tokens.Load() != 7 {
+	if b := tab.get(hostKey{name: "b.test"}, 7); b == a || b.tokens.Load() != 7 {
 		t.Fatal("b.test shares a.test's state or starts without a full budget")
 	}
 }
@@ -29,10 +29,10 @@ func TestHostTableKeepsStatePerHost(t *testing.T) {
 func TestHostTableIsBounded(t *testing.T) {
 	var tab hostTable
 	for i := range 3 * maxHosts {
-		name := "h" + strconv.Itoa(i) + ".test"
+		name := hostKey{name: "h" + strconv.Itoa(i) + ".test"}
 		h := tab.get(name, 1)
 		if tab.hosts[name] != h {
-			t.Fatalf("%s was dropped as it was added", name)
+			t.Fatalf("%s was dropped as it was added", name.name)
 		}
 		if n := len(tab.hosts); n > maxHosts {
 			t.Fatalf("table holds %d hosts, want at most %d", n, maxHosts)
@@ -48,7 +48,7 @@ func TestHostTableConcurrentFirstLookups(t *testing.T) {
 	got := make([]*host, g)
 	var wg sync.WaitGroup
 	for i := range g {
-		wg.Go(func() { got[i] = tab.get("new.test", 1) })
+		wg.Go(func() { got[i] = tab.get(hostKey{name: "new.test"}, 1) })
 	}
 	wg.Wait()
 	for _, h := range got {

@@ -80,7 +80,8 @@
 //
 // # Retry budget
 //
-// Retries to each host (a URL's host[:port]) are limited by a budget
+// Retries to each host (host:port: the host name in any case, the port
+// explicit or the scheme's default) are limited by a budget
 // ([Budget]): every request deposits 0.1 retry, every retry takes one, up
 // to a reserve of 10. A failing host thus gets at most 10 % more requests
 // (plus a burst of 10) than it would without retries, as with gRPC's retry
@@ -102,9 +103,14 @@
 // Each request gets one span, of kind internal, named "backstop.client"
 // and the method, through the OpenTelemetry API only
 // (Options.TracerProvider, by default the global one). It carries the semantic
-// conventions' http.request.method, server.address, server.port, url.full
-// (without credentials), http.response.status_code, error.type, and, when
-// the request was resent, http.request.resend_count. Each attempt is an
+// conventions' http.request.method (and http.request.method_original for
+// a method they do not know), server.address, server.port, url.full
+// (without credentials: user info and the values of signed URLs'
+// X-Amz-Signature, X-Amz-Credential, X-Amz-Security-Token, sig and
+// X-Goog-Signature parameters are REDACTED), http.response.status_code,
+// error.type, and, when the request was resent,
+// http.request.resend_count. A failed request's span has status Error
+// without a description: the error's text is not recorded. Each attempt is an
 // event "attempt" with its http.request.resend_count (from the first
 // resend on), its status or error.type, the decision
 // (backstop.client.decision: done, retry, or why retries stopped:

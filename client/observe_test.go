@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
@@ -43,6 +45,8 @@ type span struct {
 	attrs  map[attribute.Key]attribute.Value
 	events []event
 	ended  int
+	status codes.Code
+	desc   string // the status description
 }
 
 func (r *recorder) Tracer(string, ...trace.TracerOption) trace.Tracer { return recTracer{r: r} }
@@ -60,6 +64,12 @@ func (s *span) IsRecording() bool { return true }
 func (s *span) End(...trace.SpanEndOption) {
 	s.mu.Lock()
 	s.ended++
+	s.mu.Unlock()
+}
+
+func (s *span) SetStatus(c codes.Code, desc string) {
+	s.mu.Lock()
+	s.status, s.desc = c, desc
 	s.mu.Unlock()
 }
 
@@ -280,6 +290,97 @@ func TestNilLoggerIsTheDefaultAtLogTime(t *testing.T) {
 		resp.Body.Close()
 		if len(sink.records) != 1 || sink.records[0].Message != "client: retrying request" {
 			t.Fatalf("the default set after New got %d records, want the retry's", len(sink.records))
+		}
+	})
+}
+
+// TestEmptyMethodTracedAndLoggedAsGET checks that a request with an empty
+// Method, which net/http sends as a GET, is traced and logged as a GET,
+// not as an unknown method.
+func TestEmptyMethodTracedAndLoggedAsGET(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		sink := &logSink{}
+		f := newFake(answer{status: 503})
+		tr := client.New(f, client.Options{TracerProvider: rec, Logger: slog.New(sink)})
+		u, _ := url.Parse("http://api.test/")
+		resp, err := tr.RoundTrip(&http.Request{URL: u, Header: http.Header{}}) // Method "": GET
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		s := rec.spans[0]
+		if s.name != "backstop.client GET" || s.attrs["http.request.method"].AsString() != "GET" {
+			t.Errorf("span %q with http.request.method %q, want backstop.client GET and GET", s.name, s.attrs["http.request.method"].AsString())
+		}
+		if len(sink.records) != 1 {
+			t.Fatalf("%d records, want 1", len(sink.records))
+		}
+		sink.records[0].Attrs(func(a slog.Attr) bool {
+			if a.Key == "method" && a.Value.String() != "GET" {
+				t.Errorf("retry logged with method %q, want GET", a.Value.String())
+			}
+			return true
+		})
+	})
+}
+
+// TestURLFullRedactsSignedQuery checks that url.full has the values of
+// the query parameters that the semantic conventions list as credentials
+// (signed URLs' signatures and tokens) redacted, their keys and the other
+// parameters kept.
+func TestURLFullRedactsSignedQuery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		tr := client.New(newFake(), client.Options{TracerProvider: rec})
+		const raw = "https://bucket.test/o?X-Amz-Credential=AKIA%2F1&X-Amz-Security-Token=tok&X-Amz-Signature=abc&sig=s1&X-Goog-Signature=g1&color=blue"
+		if _, _, err := get(tr, context.Background(), raw); err != nil {
+			t.Fatal(err)
+		}
+		const want = "https://bucket.test/o?X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&sig=REDACTED&X-Goog-Signature=REDACTED&color=blue"
+		if got := rec.spans[0].attrs["url.full"].AsString(); got != want {
+			t.Fatalf("url.full = %s\nwant       %s", got, want)
+		}
+	})
+}
+
+// TestUnknownMethodKeepsTheOriginal checks that a method the semantic
+// conventions do not know is recorded as _OTHER with the method itself in
+// http.request.method_original, which they require whenever the two
+// differ.
+func TestUnknownMethodKeepsTheOriginal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		tr := client.New(newFake(), client.Options{TracerProvider: rec})
+		req, _ := http.NewRequest("PROPFIND", "http://api.test/", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		s := rec.spans[0]
+		if m, o := s.attrs["http.request.method"].AsString(), s.attrs["http.request.method_original"].AsString(); m != "_OTHER" || o != "PROPFIND" || s.name != "backstop.client HTTP" {
+			t.Fatalf("span %q: http.request.method %q, http.request.method_original %q; want _OTHER and PROPFIND", s.name, m, o)
+		}
+	})
+}
+
+// TestSpanStatusWithoutRawError checks that a failed request's span says
+// so with its status and error.type, and does not carry the error's
+// text, which may hold what no span may (otelx/CONVENTIONS.md: never "raw
+// error strings"): here an inner transport's error quoting a signed URL.
+func TestSpanStatusWithoutRawError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &recorder{}
+		leak := &url.Error{Op: "Get", URL: "https://api.test/o?token=secret", Err: errRefused}
+		f := &fake{start: time.Now(), always: &answer{err: leak}}
+		tr := client.New(f, client.Options{TracerProvider: rec, MaxAttempts: 1})
+		if _, _, err := get(tr, context.Background(), "http://api.test/"); err == nil {
+			t.Fatal("no error")
+		}
+		s := rec.spans[0]
+		if s.status != codes.Error || strings.Contains(s.desc, "secret") {
+			t.Fatalf("span status %v %q, want Error without the error's text", s.status, s.desc)
 		}
 	})
 }

@@ -430,3 +430,40 @@ func TestHugeReserveStillRetries(t *testing.T) {
 		}
 	})
 }
+
+// TestBudgetPerHostWhateverItsSpelling checks that the URLs of one
+// host:port share its retry budget and its quota however they spell it,
+// and that another port of the host has its own:
+// host names are case-insensitive (RFC 3986 §3.2.2), and an omitted port
+// is the scheme's default (RFC 9110 §4.2.3).
+func TestBudgetPerHostWhateverItsSpelling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fake{start: time.Now(), always: &answer{status: 503}}
+		// A reserve of one retry, and deposits too small to earn another.
+		tr := client.New(f, client.Options{Budget: client.Budget{Ratio: 0.001, Reserve: 1}})
+		get(tr, context.Background(), "http://a.test/") // retried once: the budget is spent
+		for _, u := range []string{"http://A.TEST/", "http://a.test:80/", "http://A.test:80/"} {
+			f.mu.Lock()
+			f.at = nil
+			f.mu.Unlock()
+			get(tr, context.Background(), u)
+			if n := len(f.times()); n != 1 {
+				t.Errorf("%s: %d attempts, want 1: a.test:80's budget is spent", u, n)
+			}
+		}
+		f.mu.Lock()
+		f.at = nil
+		f.mu.Unlock()
+		get(tr, context.Background(), "https://a.test/") // another port: its own budget
+		if n := len(f.times()); n != 2 {
+			t.Errorf("https://a.test/: %d attempts, want 2: a.test:443 has a budget of its own", n)
+		}
+
+		f = newFake(answer{status: 200, header: map[string]string{"RateLimit": `"p";r=0;t=3`}})
+		tr = client.New(f, client.Options{WaitForQuota: true})
+		get(tr, context.Background(), "https://api.test/")
+		if _, took, _ := get(tr, context.Background(), "https://API.test:443/"); took != 3*time.Second {
+			t.Errorf("request to API.test:443 after r=0 from api.test took %v, want 3s", took)
+		}
+	})
+}

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -20,6 +22,7 @@ const instrumentationName = "github.com/backstop-go/backstop/client"
 // Attribute keys: the semantic conventions' where they exist.
 const (
 	attrMethod      = attribute.Key("http.request.method")
+	attrMethodOrig  = attribute.Key("http.request.method_original")
 	attrServerAddr  = attribute.Key("server.address")
 	attrServerPort  = attribute.Key("server.port")
 	attrURLFull     = attribute.Key("url.full")
@@ -64,13 +67,16 @@ type tracing struct {
 	on   bool       // span is recording
 }
 
-func (t tracing) start(req *http.Request) {
-	m := req.Method
-	if spanName(m) == "backstop.client HTTP" {
-		m = "_OTHER"
+// start records the request, sent with method (req.Method, or GET for an
+// empty one), on the span.
+func (t tracing) start(req *http.Request, method string) {
+	attrs := make([]attribute.KeyValue, 0, 5)
+	if spanName(method) == "backstop.client HTTP" {
+		attrs = append(attrs, attrMethod.String("_OTHER"), attrMethodOrig.String(method))
+	} else {
+		attrs = append(attrs, attrMethod.String(method))
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
-	attrs = append(attrs, attrMethod.String(m), attrURLFull.String(redactURL(req.URL)))
+	attrs = append(attrs, attrURLFull.String(redactURL(req.URL)))
 	if h := req.URL.Hostname(); h != "" {
 		attrs = append(attrs, attrServerAddr.String(h))
 	}
@@ -118,8 +124,10 @@ func (t tracing) end(resp *http.Response, err error, resends int) {
 		}
 		switch {
 		case err != nil:
+			// error.type names the failure; the error's text may quote
+			// what no span may carry (a URL with its token, a body).
 			t.span.SetAttributes(attrErrorType.String(errorType(err)))
-			t.span.SetStatus(codes.Error, err.Error())
+			t.span.SetStatus(codes.Error, "")
 		case resp != nil:
 			t.span.SetAttributes(attrStatus.Int(resp.StatusCode))
 			if resp.StatusCode >= 400 {
@@ -161,15 +169,52 @@ func errorType(err error) string {
 	}
 }
 
+// sensitiveQuery are the query parameters whose values the semantic
+// conventions ask url.full to redact: the credentials of signed URLs
+// (AWS SigV4, Azure SAS, Google Cloud Storage). Keys match case-sensitively.
+var sensitiveQuery = [...]string{"X-Amz-Signature", "X-Amz-Credential", "X-Amz-Security-Token", "sig", "X-Goog-Signature"}
+
 // redactURL returns u as a string without credentials, as the semantic
-// conventions ask for url.full.
+// conventions ask for url.full: user info becomes REDACTED:REDACTED and
+// the value of a sensitiveQuery parameter REDACTED, its key kept.
 func redactURL(u *url.URL) string {
-	if u.User == nil {
+	q, redacted := redactQuery(u.RawQuery)
+	if u.User == nil && !redacted {
 		return u.String()
 	}
 	c := *u
-	c.User = url.UserPassword("REDACTED", "REDACTED")
+	if c.User != nil {
+		c.User = url.UserPassword("REDACTED", "REDACTED")
+	}
+	c.RawQuery = q
 	return c.String()
+}
+
+// redactQuery replaces the values of the sensitiveQuery parameters of a
+// raw query with REDACTED, leaving the rest as it was written. redacted
+// reports whether it changed anything.
+func redactQuery(q string) (_ string, redacted bool) {
+	if q == "" {
+		return q, false
+	}
+	parts := strings.Split(q, "&")
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || v == "" {
+			continue
+		}
+		if uk, err := url.QueryUnescape(k); err == nil {
+			k = uk
+		}
+		if slices.Contains(sensitiveQuery[:], k) {
+			parts[i] = p[:len(p)-len(v)] + "REDACTED"
+			redacted = true
+		}
+	}
+	if !redacted {
+		return q, false
+	}
+	return strings.Join(parts, "&"), true
 }
 
 // port returns u's port, explicit or implied by the scheme, or 0.

@@ -288,7 +288,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var h *host // per-host state, needed for the budget and WaitForQuota
 	if c.share >= 0 || c.o.WaitForQuota {
-		h = c.hosts.get(req.URL.Host, c.reserve)
+		h = c.hosts.get(keyOf(req.URL), c.reserve)
 	}
 	if c.share >= 0 {
 		h.deposit(c.share, c.reserve)
@@ -298,9 +298,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	// A span that cannot record is not started: its context would not
 	// reach the inner transport anyway (see tr.on below).
 	if !c.noSpans && (!c.globalTP || otel.GetTracerProvider() != initialGlobalTP) {
-		ctx, tr.span = c.tracer.Start(ctx, spanName(req.Method), c.spanOpts...)
+		ctx, tr.span = c.tracer.Start(ctx, spanName(method), c.spanOpts...)
 		if tr.on = tr.span.IsRecording(); tr.on {
-			tr.start(req)
+			tr.start(req, method)
 		}
 	}
 
@@ -379,7 +379,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 
 		tr.attempt(n, resp, err, "retry", wait)
-		c.logRetry(ctx, req, n, resp, err, wait)
+		c.logRetry(ctx, req, method, n, resp, err, wait)
 		if resp != nil {
 			drain(resp.Body)
 		}
@@ -450,7 +450,7 @@ func (c *config) noteQuota(h *host, resp *http.Response) {
 	}
 }
 
-func (c *config) logRetry(ctx context.Context, req *http.Request, n int, resp *http.Response, err error, wait time.Duration) {
+func (c *config) logRetry(ctx context.Context, req *http.Request, method string, n int, resp *http.Response, err error, wait time.Duration) {
 	logger := c.logger
 	if logger == nil {
 		logger = slog.Default()
@@ -459,7 +459,7 @@ func (c *config) logRetry(ctx context.Context, req *http.Request, n int, resp *h
 		return
 	}
 	attrs := []slog.Attr{
-		slog.String("method", req.Method),
+		slog.String("method", method),
 		slog.String("host", req.URL.Host),
 		slog.Int("attempt", n+1),
 		slog.Duration("wait", wait),
