@@ -158,7 +158,8 @@ func New(store Store, scope ScopeFunc, o Options) *Middleware {
 // implicit 200.
 //
 // The ResponseWriter passed to next implements http.Flusher and
-// http.Hijacker (using them marks the response as not replayable) and
+// http.Hijacker (using them marks the response as not replayable, unless
+// the underlying writer cannot flush or hijack, when they do nothing) and
 // Unwrap, so http.ResponseController reaches the rest of the underlying
 // writer. It does not implement io.ReaderFrom or http.Pusher.
 //

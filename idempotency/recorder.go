@@ -164,6 +164,11 @@ func (rw *recorder) Flush() { _ = rw.FlushError() }
 
 // FlushError is the form of Flush that http.ResponseController prefers.
 func (rw *recorder) FlushError() error {
+	if !canFlush(rw.ResponseWriter) {
+		// Nothing is sent (http.TimeoutHandler's writer buffers it all):
+		// neither an implicit 200 nor a reason not to replay.
+		return http.NewResponseController(rw.ResponseWriter).Flush()
+	}
 	if !rw.wroteHeader {
 		rw.WriteHeader(http.StatusOK)
 	}
@@ -172,6 +177,21 @@ func (rw *recorder) FlushError() error {
 		rw.body = nil
 	}
 	return http.NewResponseController(rw.ResponseWriter).Flush()
+}
+
+// canFlush reports whether http.ResponseController can flush w: whether w,
+// or a writer that w unwraps to, has a Flush method.
+func canFlush(w http.ResponseWriter) bool {
+	for {
+		switch t := w.(type) {
+		case interface{ FlushError() error }, http.Flusher:
+			return true
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return false
+		}
+	}
 }
 
 // Hijack hands the connection over; the response is then unknown and
