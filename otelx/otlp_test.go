@@ -272,3 +272,42 @@ func TestSDKDisabledExportsNothing(t *testing.T) {
 			len(spans), len(rcv.metricNames()), exp.count())
 	}
 }
+
+// A client chooses the bytes of the path, the User-Agent and
+// X-Forwarded-For; OTLP carries attribute values as protobuf strings,
+// which must be UTF-8, and the exporter drops a whole batch it cannot
+// marshal. One such request must not take the other spans with it.
+func TestNonUTF8RequestDoesNotLoseTheBatch(t *testing.T) {
+	clearOTelEnv(t)
+	rcv := newOTLPReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rcv.URL)
+	tel, err := Setup(context.Background(), WithoutGlobal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw := NewMiddleware(WithTracerProvider(tel.TracerProvider()), WithMeterProvider(tel.MeterProvider()),
+		WithPropagators(tel.Propagator()))
+	h := mw.Handler(statusMux())
+	serve(h, httptest.NewRequest("GET", "/items/1", nil))
+	r := httptest.NewRequest("GET", "/items/%ff", nil)
+	r.Header.Set("User-Agent", "bot\xff")
+	r.Header.Set("X-Forwarded-For", "\xfe, 10.0.0.1")
+	serve(h, r)
+	if err := tel.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans, _ := rcv.spans()
+	if len(spans) != 2 {
+		t.Fatalf("receiver got %d spans, want 2", len(spans))
+	}
+	a := spans[1].Attributes
+	if got := stringAttr(a, "url.path"); got != "/items/\uFFFD" {
+		t.Errorf("url.path = %q", got)
+	}
+	if got := stringAttr(a, "user_agent.original"); got != "bot\uFFFD" {
+		t.Errorf("user_agent.original = %q", got)
+	}
+	if got := stringAttr(a, "client.address"); got != "\uFFFD" {
+		t.Errorf("client.address = %q", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -171,6 +172,18 @@ func statusErrorType(status int) string {
 	return strconv.Itoa(status)
 }
 
+// validString returns s, or s with each invalid UTF-8 sequence replaced
+// by U+FFFD. The client chooses the bytes of the Host, path, User-Agent
+// and X-Forwarded-For; OTLP carries attribute values as protobuf strings,
+// which must be UTF-8, and an exporter drops the whole batch of a value
+// it cannot marshal.
+func validString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
 // appendRequestAttrs appends the span attributes of a request, as
 // otelhttp's RequestTraceAttrs does (less http.route, which the caller
 // adds once the handler has run).
@@ -178,7 +191,7 @@ func appendRequestAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute
 	https := r.TLS != nil
 	host, port := splitHostPort(r.Host)
 	method, original := methodAttrs(r.Method)
-	attrs = append(attrs, semconv.ServerAddress(host), method, semconv.URLScheme(scheme(https)))
+	attrs = append(attrs, semconv.ServerAddress(validString(host)), method, semconv.URLScheme(scheme(https)))
 	if p := nonDefaultPort(https, port); p > 0 {
 		attrs = append(attrs, semconv.ServerPort(p))
 	}
@@ -193,7 +206,7 @@ func appendRequestAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute
 		}
 	}
 	if ua := r.UserAgent(); ua != "" {
-		attrs = append(attrs, semconv.UserAgentOriginal(ua))
+		attrs = append(attrs, semconv.UserAgentOriginal(validString(ua)))
 	}
 	// Like otelhttp: the first X-Forwarded-For element, else the peer.
 	// Any client can write that header; see the package documentation.
@@ -205,10 +218,10 @@ func appendRequestAttrs(attrs []attribute.KeyValue, r *http.Request) []attribute
 		client = peer
 	}
 	if client != "" {
-		attrs = append(attrs, semconv.ClientAddress(client))
+		attrs = append(attrs, semconv.ClientAddress(validString(client)))
 	}
 	if r.URL != nil && r.URL.Path != "" {
-		attrs = append(attrs, semconv.URLPath(r.URL.Path))
+		attrs = append(attrs, semconv.URLPath(validString(r.URL.Path)))
 	}
 	name, version := netProtocol(r.Proto)
 	if name != "" && name != "http" {
