@@ -181,3 +181,30 @@ func TestErrorHandlerMayMutateItsProblem(t *testing.T) {
 		})
 	}
 }
+
+// Under FailLocal a request whose deadline passed is decided by the
+// Fallback, as OnError says, not let through unlimited because the
+// in-memory Fallback refuses the same expired context: otherwise every
+// request arriving after its budget ran out (behind http.TimeoutHandler, a
+// slow outer middleware) skips the limit, and without RateLimit headers.
+func TestExpiredDeadlineFailLocalUsesFallback(t *testing.T) {
+	e := newEnv(t, []ratelimit.Policy{ratelimit.PerMinute("m", 1)}, ratelimit.Options{
+		OnError: ratelimit.FailLocal, Logger: slog.New(slog.DiscardHandler),
+	})
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	var codes []int
+	for i := 0; i < 3; i++ {
+		req := httptest.NewRequest("GET", "/", nil).WithContext(ctx)
+		req.Header.Set("Key", "budget")
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		codes = append(codes, rec.Code)
+		if rec.Header().Get("RateLimit") == "" {
+			t.Errorf("request %d: %d without a RateLimit header: not decided by the Fallback", i, rec.Code)
+		}
+	}
+	if codes[0] != 200 || codes[1] != 429 || codes[2] != 429 {
+		t.Fatalf("expired deadlines under FailLocal: statuses %v, next called %d times; want [200 429 429], 1", codes, e.calls.Load())
+	}
+}

@@ -142,7 +142,13 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			return
 		}
 		fellBack = true
-		d, err = m.opts.Fallback.AllowN(ctx, key, cost)
+		fctx := ctx
+		if ctx.Err() != nil {
+			// The request's deadline passed: the Fallback would refuse
+			// its context too, letting the request through unlimited.
+			fctx = context.WithoutCancel(ctx)
+		}
+		d, err = m.opts.Fallback.AllowN(fctx, key, cost)
 		if err != nil || d.Len() != len(m.policies) {
 			next.ServeHTTP(w, r)
 			return
