@@ -472,6 +472,21 @@ func (s *shardData[S]) evict(now int64) {
 		v.held.Store(false)
 		s.live.pushBack(v) // cold: it was last denied a while ago
 	}
+	if s.live.tail == nil {
+		// Holds end in any order (a heavier request waits longer), so one
+		// that has ended may lie anywhere in the held list: such a key
+		// has quota again and goes before any key still being denied.
+		// Only a shard of held keys pays for this walk.
+		for v := s.held.tail; v != nil; {
+			prev := v.prev
+			if v.until.Load() <= now {
+				s.held.unlink(v)
+				v.held.Store(false)
+				s.live.pushBack(v)
+			}
+			v = prev
+		}
+	}
 	l := &s.live
 	if l.tail == nil {
 		l = &s.held

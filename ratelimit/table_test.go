@@ -438,3 +438,36 @@ func TestDeniedKeyIsHeldUntilAdmitted(t *testing.T) {
 		})
 	}
 }
+
+// A key whose hold has ended has quota again, so a full shard evicts it
+// before a key still being denied, wherever the held list keeps it: holds
+// end in any order (a heavier denied request waits longer), not in the
+// order keys were denied.
+func TestEvictionPrefersEndedHoldOverLongerHold(t *testing.T) {
+	clock := &testClock{now: time.Unix(1e9, 0)}
+	l := newMemoryLimiter(t, "sliding", []Policy{PerMinute("m", 10)}, MemoryOptions{MaxKeys: 2, Shards: 1, Clock: clock.Now})
+	ctx := context.Background()
+	start := clock.now
+	// a is denied a cost of 5 until 10×(60−e)/60 + 5 ≤ 10 in the next
+	// window, e ≥ 30s: held until 90s. b, denied afterwards for a cost of
+	// 1, is held until 66s.
+	for _, k := range []struct {
+		key  string
+		cost int64
+	}{{"a", 5}, {"b", 1}} {
+		if d, _ := l.AllowN(ctx, k.key, 10); !d.Allowed {
+			t.Fatalf("%s: first 10 denied", k.key)
+		}
+		if d, _ := l.AllowN(ctx, k.key, k.cost); d.Allowed {
+			t.Fatalf("%s: cost %d admitted over the limit", k.key, k.cost)
+		}
+	}
+	// At 70s b's hold is over and a's is not: a new key must evict b.
+	clock.now = start.Add(70 * time.Second)
+	if d, _ := l.AllowN(ctx, "c", 1); !d.Allowed {
+		t.Fatal("a new key was denied")
+	}
+	if d, _ := l.AllowN(ctx, "a", 5); d.Allowed {
+		t.Fatal("a, still denied until 90s, was evicted while b, whose hold had ended, was kept: a's quota was reset")
+	}
+}
