@@ -127,6 +127,65 @@ func TestCrossFieldParams(t *testing.T) {
 	}
 }
 
+// CrossFieldMeta is embedded by the forms of TestCrossFieldParamsEmbedded.
+type CrossFieldMeta struct {
+	Kind  string `json:"kind"`
+	Start int    `json:"start"`
+}
+
+// TestCrossFieldParamsEmbedded checks that a rule's parameter names a field
+// of an embedded struct by its JSON name only when the struct's members are
+// promoted into the object: behind a json tag they live in a member object
+// of their own, and naming them as siblings would point the client at
+// members the object does not have.
+func TestCrossFieldParamsEmbedded(t *testing.T) {
+	t.Parallel()
+	v, err := validation.New(validation.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type promoted struct {
+		CrossFieldMeta
+		Card string `json:"card" validate:"required_if=Kind card"`
+		End  int    `json:"end" validate:"gtfield=Start"`
+	}
+	type nested struct {
+		CrossFieldMeta `json:"meta"`
+		Card           string `json:"card" validate:"required_if=Kind card"`
+		End            int    `json:"end" validate:"gtfield=Start"`
+	}
+	type hidden struct {
+		CrossFieldMeta `json:"-"`
+		Card           string `json:"card" validate:"required_if=Kind card"`
+	}
+	meta := CrossFieldMeta{Kind: "card", Start: 5}
+	tests := []struct {
+		name string
+		s    any
+		want []validation.Violation
+	}{
+		{"promoted", &promoted{CrossFieldMeta: meta, End: 1}, []validation.Violation{
+			{Pointer: "#/card", Detail: "is required when kind is card", Rule: "required_if", Param: "kind card"},
+			{Pointer: "#/end", Detail: "must be greater than start", Rule: "gtfield", Param: "start"},
+		}},
+		{"tagged", &nested{CrossFieldMeta: meta, End: 1}, []validation.Violation{
+			{Pointer: "#/card", Detail: "is required when another field is set", Rule: "required_if"},
+			{Pointer: "#/end", Detail: "must be greater than another field", Rule: "gtfield"},
+		}},
+		{"hidden", &hidden{CrossFieldMeta: meta}, []validation.Violation{
+			{Pointer: "#/card", Detail: "is required when another field is set", Rule: "required_if"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := validation.Violations(v.Validate(context.Background(), tt.s))
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("violations\n got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestMessageHook(t *testing.T) {
 	t.Parallel()
 	v, err := validation.New(validation.Options{Message: func(fe validator.FieldError) string {

@@ -289,7 +289,7 @@ func displayParam(tag, param string, parent reflect.Type, typed bool) string {
 			continue // a value, not a field name
 		}
 		sf, ok := parent.FieldByName(w)
-		if !ok {
+		if !ok || !inObject(parent, sf.Index) {
 			return ""
 		}
 		name, promoted, ok := jsonName(sf)
@@ -299,6 +299,21 @@ func displayParam(tag, param string, parent reflect.Type, typed bool) string {
 		words[i] = name
 	}
 	return strings.Join(words, " ")
+}
+
+// inObject reports whether the field of t at index (as reflect's
+// FieldByName gives it) is a member of t's own JSON object: Go promotes the
+// fields of every embedded struct, JSON only those of an embedded struct
+// without a name in its json tag (and not tagged "-").
+func inObject(t reflect.Type, index []int) bool {
+	for _, i := range index[:len(index)-1] {
+		f := t.Field(i)
+		if _, promoted, ok := jsonName(f); !ok || !promoted {
+			return false
+		}
+		t = deref(f.Type)
+	}
+	return true
 }
 
 // invalid422 sorts vs by pointer (map keys come in random order from the
