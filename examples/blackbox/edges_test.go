@@ -3,6 +3,7 @@ package blackbox
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/backstop-go/backstop/examples/internal/pgtest"
@@ -59,6 +60,12 @@ func TestEveryV1ResponseCarriesRateLimitHeaders(t *testing.T) {
 			{method: "PUT", path: "/v1/users", body: `{}`},
 			{method: "GET", path: "/v1/orders/", token: a.token},
 			{method: "POST", path: "/v1/users/", body: `{}`},
+			// Paths ServeMux would clean with a redirect: the redirect is
+			// no /v1 response with the headers, and no problem.
+			{method: "GET", path: "/v1//orders", token: a.token},
+			{method: "GET", path: "/v1/./orders", token: a.token},
+			{method: "GET", path: "/v1/orders/../orders", token: a.token},
+			{method: "POST", path: "/v1//users", body: `{}`},
 		} {
 			t.Run(tc.method+" "+tc.path, func(t *testing.T) {
 				r := s.do(t, tc)
@@ -110,6 +117,50 @@ func TestHeadIsServedLikeGet(t *testing.T) {
 				}
 				if len(tc.path) > 3 && tc.path[:4] == "/v1/" {
 					wantRateLimitHeaders(t, head)
+				}
+			})
+		}
+	})
+}
+
+// TestWrongMethodIs405 sends a method a route does not answer to paths
+// that have routes: every router answers the same 405 problem with the
+// Allow header RFC 9110 §15.5.6 requires (listing the methods the path
+// answers), not a 404 on one router and a 405 on the others.
+func TestWrongMethodIs405(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, variant string) {
+		s := startService(t, variant, nil)
+		a := s.register(t)
+		o := decodeOrder(t, s.createOrder(t, a.token, "method", 1))
+		for _, tc := range []struct {
+			req   req
+			allow []string
+		}{
+			{req{method: "DELETE", path: "/v1/orders", token: a.token}, []string{"GET", "HEAD", "POST"}},
+			{req{method: "PUT", path: "/v1/users", body: `{}`}, []string{"POST"}},
+			{req{method: "GET", path: "/v1/tokens"}, []string{"POST"}},
+			{req{method: "POST", path: "/v1/orders/" + o.id(), token: a.token, body: `{}`}, []string{"GET", "HEAD"}},
+			{req{method: "POST", path: "/livez", body: `{}`}, []string{"GET", "HEAD"}},
+		} {
+			t.Run(tc.req.method+" "+tc.req.path, func(t *testing.T) {
+				r := s.do(t, tc.req)
+				wantProblem(t, r, http.StatusMethodNotAllowed)
+				got := map[string]bool{}
+				for _, m := range strings.Split(r.Header.Get("Allow"), ",") {
+					if m = strings.TrimSpace(m); m != "" && m != "OPTIONS" {
+						got[m] = true
+					}
+				}
+				for _, m := range tc.allow {
+					if !got[m] {
+						t.Errorf("Allow %q lacks %s", r.Header.Get("Allow"), m)
+					}
+				}
+				if len(got) != len(tc.allow) {
+					t.Errorf("Allow %q, want %v", r.Header.Get("Allow"), tc.allow)
+				}
+				if strings.HasPrefix(tc.req.path, "/v1/") {
+					wantRateLimitHeaders(t, r)
 				}
 			})
 		}

@@ -9,6 +9,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -33,6 +34,7 @@ func main() {
 func routes(a *app.App) http.Handler {
 	h := a.Handlers
 	r := chi.NewRouter()
+	root := r // the whole tree, for the Allow header of a 405 under /v1
 	// Inside the router, so that the span is named by chi's route pattern.
 	r.Use(a.Observe(func(r *http.Request) string {
 		if rc := chi.RouteContext(r.Context()); rc != nil {
@@ -44,7 +46,7 @@ func routes(a *app.App) http.Handler {
 	// where it is registered.
 	r.Use(middleware.GetHead)
 	r.NotFound(problem.HandlerFunc(notFound).ServeHTTP)
-	r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed).ServeHTTP)
+	r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed(r)).ServeHTTP)
 
 	r.Get("/livez", a.Health.Handler(health.Live).ServeHTTP)
 	r.Get("/readyz", a.Health.Handler(health.Ready).ServeHTTP)
@@ -56,7 +58,7 @@ func routes(a *app.App) http.Handler {
 		// tokens count against the caller's address.
 		r.Use(a.Auth.Identify, a.Limiter.Handler)
 		r.NotFound(problem.HandlerFunc(notFound).ServeHTTP)
-		r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed).ServeHTTP)
+		r.MethodNotAllowed(problem.HandlerFunc(methodNotAllowed(root)).ServeHTTP)
 
 		r.Post("/users", problem.HandlerFunc(h.CreateUser).ServeHTTP)
 		r.Post("/tokens", problem.HandlerFunc(h.CreateToken).ServeHTTP)
@@ -74,6 +76,22 @@ func notFound(http.ResponseWriter, *http.Request) error {
 	return problem.New(http.StatusNotFound, "There is nothing here.")
 }
 
-func methodNotAllowed(http.ResponseWriter, *http.Request) error {
-	return problem.New(http.StatusMethodNotAllowed, "This method is not allowed here.")
+// methodNotAllowed answers a path that has routes, none for the method,
+// with the Allow header RFC 9110 requires: chi sets it only in its own 405
+// handler, so it is found here by matching each method against routes.
+func methodNotAllowed(routes chi.Routes) func(http.ResponseWriter, *http.Request) error {
+	return func(_ http.ResponseWriter, r *http.Request) error {
+		var allow []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			match := m
+			if m == http.MethodHead {
+				match = http.MethodGet // GetHead serves HEAD with the GET route
+			}
+			if routes.Match(chi.NewRouteContext(), match, r.URL.Path) {
+				allow = append(allow, m)
+			}
+		}
+		return problem.New(http.StatusMethodNotAllowed, "This method is not allowed here.").
+			WithHeader("Allow", strings.Join(allow, ", "))
+	}
 }

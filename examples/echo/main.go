@@ -9,6 +9,7 @@ package main
 import (
 	"net/http"
 	"os"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -59,12 +60,40 @@ func routes(a *app.App) http.Handler {
 	v1.Match(getHead, "/orders", handle(h.ListOrders), read)
 	v1.Match(getHead, "/orders/:id", handle(h.GetOrder), read)
 	// Unknown /v1 paths are limited too before their 404.
-	v1.Any("/*", func(echo.Context) error { return echo.ErrNotFound })
+	v1.Any("/*", noRoute(e))
 
 	return a.Observe(nil)(e)
 }
 
 // getHead are the methods of a read route.
+// noRoute answers what no /v1 route matched, after the group's middleware:
+// a 405 with Allow when the path has routes for other methods (echo would
+// have said so without this catch-all, which takes every method), else a
+// 404. The routes are looked up, on the first miss, in a router holding
+// every route but the catch-all.
+func noRoute(e *echo.Echo) echo.HandlerFunc {
+	var once sync.Once
+	var known *echo.Router
+	return func(c echo.Context) error {
+		once.Do(func() {
+			known = echo.NewRouter(e)
+			for _, rt := range e.Routes() {
+				if rt.Path != "/v1/*" {
+					known.Add(rt.Method, rt.Path, func(echo.Context) error { return nil })
+				}
+			}
+		})
+		r := c.Request()
+		kc := e.NewContext(r, nil)
+		known.Find(r.Method, echo.GetPath(r), kc)
+		if allow, _ := kc.Get(echo.ContextKeyHeaderAllow).(string); allow != "" {
+			c.Response().Header().Set(echo.HeaderAllow, allow)
+			return echo.ErrMethodNotAllowed
+		}
+		return echo.ErrNotFound
+	}
+}
+
 var getHead = []string{http.MethodGet, http.MethodHead}
 
 // handle adapts a domain handler, which returns its error, to echo, which
