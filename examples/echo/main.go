@@ -65,7 +65,6 @@ func routes(a *app.App) http.Handler {
 	return a.Observe(nil)(e)
 }
 
-// getHead are the methods of a read route.
 // noRoute answers what no /v1 route matched, after the group's middleware:
 // a 405 with Allow when the path has routes for other methods (echo would
 // have said so without this catch-all, which takes every method), else a
@@ -94,6 +93,7 @@ func noRoute(e *echo.Echo) echo.HandlerFunc {
 	}
 }
 
+// getHead are the methods of a read route.
 var getHead = []string{http.MethodGet, http.MethodHead}
 
 // handle adapts a domain handler, which returns its error, to echo, which
