@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"bufio"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
@@ -163,35 +164,26 @@ func (rw *recorder) Write(p []byte) (int, error) {
 func (rw *recorder) Flush() { _ = rw.FlushError() }
 
 // FlushError is the form of Flush that http.ResponseController prefers.
+// It flushes first: a writer underneath that cannot flush
+// (http.TimeoutHandler's, which buffers the whole response), however many
+// wrappers with Flush methods stand in between, sends nothing and says
+// http.ErrNotSupported, and then there is neither an implicit 200 nor a
+// reason not to replay.
 func (rw *recorder) FlushError() error {
-	if !canFlush(rw.ResponseWriter) {
-		// Nothing is sent (http.TimeoutHandler's writer buffers it all):
-		// neither an implicit 200 nor a reason not to replay.
-		return http.NewResponseController(rw.ResponseWriter).Flush()
+	err := http.NewResponseController(rw.ResponseWriter).Flush()
+	if errors.Is(err, http.ErrNotSupported) {
+		return err
 	}
-	if !rw.wroteHeader {
-		rw.WriteHeader(http.StatusOK)
+	if !rw.wroteHeader && rw.reason != hijacked {
+		// The flush sent the header with a 200, as WriteHeader would.
+		rw.wroteHeader, rw.status = true, http.StatusOK
+		rw.snapshot()
 	}
 	if rw.reason == replayable {
 		rw.reason = streamed
 		rw.body = nil
 	}
-	return http.NewResponseController(rw.ResponseWriter).Flush()
-}
-
-// canFlush reports whether http.ResponseController can flush w: whether w,
-// or a writer that w unwraps to, has a Flush method.
-func canFlush(w http.ResponseWriter) bool {
-	for {
-		switch t := w.(type) {
-		case interface{ FlushError() error }, http.Flusher:
-			return true
-		case interface{ Unwrap() http.ResponseWriter }:
-			w = t.Unwrap()
-		default:
-			return false
-		}
-	}
+	return err
 }
 
 // Hijack hands the connection over; the response is then unknown and

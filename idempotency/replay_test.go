@@ -420,23 +420,34 @@ func TestSuppressedHeaderStaysSuppressed(t *testing.T) {
 // buffers the whole response), a flush does nothing, as
 // http.ResponseController's does: it neither sends the header with a 200
 // before the handler's own status, nor makes a response that was never
-// streamed unreplayable.
+// streamed unreplayable. So also with a wrapper in between that has a
+// Flush method of its own (problem.Recover's) but cannot flush either.
 func TestFlushWithoutFlusherDoesNothing(t *testing.T) {
-	var runs atomic.Int64
-	h := http.TimeoutHandler(newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		runs.Add(1)
-		if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrNotSupported) {
-			t.Errorf("Flush = %v, want ErrNotSupported", err)
-		}
-		w.WriteHeader(http.StatusCreated)
-		_, _ = w.Write([]byte("made"))
-	})), time.Minute, "timed out")
-	first := serve(h, req{})
-	if first.Code != http.StatusCreated || first.Body.String() != "made" {
-		t.Fatalf("first = %d %q, want 201 \"made\"", first.Code, first.Body)
-	}
-	rep := serve(h, req{})
-	if rep.Code != http.StatusCreated || rep.Body.String() != "made" || rep.Header().Get(idempotency.HeaderReplayed) != "true" || runs.Load() != 1 {
-		t.Fatalf("retry = %d %q, runs %d; want the replay of 201 \"made\"", rep.Code, rep.Body, runs.Load())
+	for _, tc := range []struct {
+		name string
+		wrap func(http.Handler) http.Handler
+	}{
+		{"directly", func(h http.Handler) http.Handler { return h }},
+		{"behind a wrapper", problem.Recover},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var runs atomic.Int64
+			h := http.TimeoutHandler(tc.wrap(newMW(t, newMemory(t, nil), idempotency.Options{}).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				runs.Add(1)
+				if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrNotSupported) {
+					t.Errorf("Flush = %v, want ErrNotSupported", err)
+				}
+				w.WriteHeader(http.StatusCreated)
+				_, _ = w.Write([]byte("made"))
+			}))), time.Minute, "timed out")
+			first := serve(h, req{})
+			if first.Code != http.StatusCreated || first.Body.String() != "made" {
+				t.Fatalf("first = %d %q, want 201 \"made\"", first.Code, first.Body)
+			}
+			rep := serve(h, req{})
+			if rep.Code != http.StatusCreated || rep.Body.String() != "made" || rep.Header().Get(idempotency.HeaderReplayed) != "true" || runs.Load() != 1 {
+				t.Fatalf("retry = %d %q, runs %d; want the replay of 201 \"made\"", rep.Code, rep.Body, runs.Load())
+			}
+		})
 	}
 }
