@@ -39,6 +39,8 @@ func TestParseXMLDataOutsideTheRoot(t *testing.T) {
 	}{
 		{doc, true},
 		{"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c -->\n" + doc + "\n<!-- c -->\n<?pi x?>\n", true},
+		{"\ufeff<?xml version=\"1.0\" encoding=\"UTF-8\"?>" + doc, true}, // a byte order mark
+		{"\ufeff" + doc, true},
 		{doc + " x", false},
 		{doc + `<problem xmlns="urn:ietf:rfc:7807"><status>500</status></problem>`, false},
 		{doc + "<", false},

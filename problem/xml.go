@@ -185,6 +185,9 @@ func isXMLName(s string) bool {
 
 // unmarshalXML decodes the Appendix B form leniently, like UnmarshalJSON.
 func (p *Problem) unmarshalXML(data []byte) error {
+	// A byte order mark may open a UTF-8 document (XML 1.0 section 4.3.3);
+	// encoding/xml passes it on as character data.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	d := xml.NewDecoder(bytes.NewReader(data))
 	for {
 		tok, err := d.Token()
