@@ -27,7 +27,8 @@
 // key the caller set is kept. [NewContext] with RequestOptions.NoKey turns
 // the key off for one request, as does a header entry without values
 // (req.Header["Idempotency-Key"] = nil, net/http's way to suppress a
-// header): such a request carries no key, so an unsafe one is sent once.
+// header) or with blank ones (which package idempotency takes for no key):
+// such a request carries no key, so an unsafe one is sent once.
 // A request with an empty Method is a GET, as net/http sends it. The
 // caller's request is never modified:
 // the key is added to a copy of its header, and the response's Request (the

@@ -526,27 +526,35 @@ func TestEmptyMethodIsGET(t *testing.T) {
 	})
 }
 
-// TestNilKeyHeaderSuppressesTheKey checks that a POST whose
-// Idempotency-Key entry is present but nil (net/http's way to suppress a
-// header) is sent once, without a key: it must not be retried unkeyed, and
-// the caller asked for no key.
-func TestNilKeyHeaderSuppressesTheKey(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		srv := newScriptServer(t, step{status: 503})
-		c := &http.Client{Transport: client.New(srv.transport(), quick(client.Options{}))}
-		req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("order"))
-		req.Header[client.HeaderKey] = nil
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		hits := srv.requests()
-		if len(hits) != 1 || resp.StatusCode != 503 {
-			t.Fatalf("server saw %d requests, final status %d; want 1 and 503", len(hits), resp.StatusCode)
-		}
-		if len(hits[0].key) != 0 {
-			t.Fatalf("sent with key %q", hits[0].key)
-		}
-	})
+// TestEmptyKeyHeaderSuppressesTheKey checks that a POST whose
+// Idempotency-Key entry sends no key, because it is nil (net/http's way to
+// suppress a header) or blank (which the idempotency middleware takes for
+// no key), is sent once: it must not be retried as if keyed, and the
+// caller asked for no key.
+func TestEmptyKeyHeaderSuppressesTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		vals []string
+	}{{"nil", nil}, {"empty", []string{""}}, {"blank", []string{"  "}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				srv := newScriptServer(t, step{status: 503})
+				c := &http.Client{Transport: client.New(srv.transport(), quick(client.Options{}))}
+				req, _ := http.NewRequest("POST", srv.URL, strings.NewReader("order"))
+				req.Header[client.HeaderKey] = tc.vals
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				hits := srv.requests()
+				if len(hits) != 1 || resp.StatusCode != 503 {
+					t.Fatalf("server saw %d requests, final status %d; want 1 and 503", len(hits), resp.StatusCode)
+				}
+				if k := strings.TrimSpace(strings.Join(hits[0].key, "")); k != "" {
+					t.Fatalf("sent with key %q", hits[0].key)
+				}
+			})
+		})
+	}
 }

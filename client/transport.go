@@ -9,6 +9,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -277,9 +279,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		method = http.MethodGet // as net/http sends it
 	}
 	// An entry without values is net/http's way to suppress a header: it
-	// sends no key, and asks for none, as NoKey does.
+	// sends no key, and asks for none, as NoKey does. So does a blank
+	// value, which the idempotency middleware takes for no key.
 	vals, present := req.Header[HeaderKey]
-	keyed := len(vals) > 0
+	keyed := slices.ContainsFunc(vals, func(v string) bool { return strings.TrimSpace(v) != "" })
 	addKey := !present && !ro.NoKey && c.keyMethod(method)
 	retryable := keyed || addKey || idempotent(method)
 	attempts := c.o.MaxAttempts
