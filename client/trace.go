@@ -194,8 +194,8 @@ func redactURL(u *url.URL) string {
 // raw query with REDACTED, leaving the rest as it was written. redacted
 // reports whether it changed anything.
 func redactQuery(q string) (_ string, redacted bool) {
-	if q == "" {
-		return q, false
+	if !mayHoldSensitive(q) {
+		return q, false // the common case: nothing to split
 	}
 	parts := strings.Split(q, "&")
 	for i, p := range parts {
@@ -215,6 +215,15 @@ func redactQuery(q string) (_ string, redacted bool) {
 		return q, false
 	}
 	return strings.Join(parts, "&"), true
+}
+
+// mayHoldSensitive reports whether a raw query may hold a sensitiveQuery
+// parameter: one with a percent-escape (a name may be escaped) or with a
+// piece of every such name ("sig", "Signature", "Credential",
+// "Security"). A query without any is not split.
+func mayHoldSensitive(q string) bool {
+	return strings.Contains(q, "%") || strings.Contains(q, "sig") || strings.Contains(q, "Signature") ||
+		strings.Contains(q, "Credential") || strings.Contains(q, "Security")
 }
 
 // port returns u's port, explicit or implied by the scheme, or 0.

@@ -57,8 +57,9 @@ func TestClaimToPausedServerIsWithdrawn(t *testing.T) {
 		t.Fatalf("claim to a paused server = %d, want 503", rec.Code)
 	}
 	// Keep Redis paused until the store has given up on the claim and on
-	// whatever it does about it in the background: every script call has
-	// ended (each within Timeout), the claim's and any withdrawal's.
+	// a first withdrawal: both failed (each within Timeout), and no call is
+	// in progress (the withdrawal retries with backoff until Redis answers;
+	// this holds between two tries).
 	waitFor(t, "the store's calls to the paused server to end", func() bool {
 		return hook.failed.Load() >= 2 && hook.inFlight.Load() == 0
 	})
